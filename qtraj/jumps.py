@@ -1,0 +1,414 @@
+"""Quantum-jump (Monte Carlo wave-function) trajectories with exact jump times.
+
+Unravelling of a `Lindblad` model: between jumps the unnormalised ket evolves under
+H_eff = H - i/2 sum_k L_k^dag L_k; a jump happens when its squared norm n(t) falls to a uniform
+random number r, and channel k is chosen with probability ||L_k psi||^2 / sum_j ||L_j psi||^2.
+
+Jump times are exact.  With the eigen-decomposition -i H_eff = V diag(lam) V^-1 (computed once),
+a ket with coefficients c = V^-1 psi at time t_ref has norm
+    n(t) = c(t)^dag G c(t),  c(t) = c * exp(lam (t - t_ref)),  G = V^dag V,
+and dn/dt = 2 Re c(t)^dag G (lam * c(t)) = -<psi|sum_k L_k^dag L_k|psi> <= 0, so the jump time is
+the root of the monotone function n(t) - r, found by safeguarded Newton iteration to machine
+precision (no time step).  Mixed initial states are sampled from their eigen-decomposition.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+from numba import njit
+
+from .ensemble import run_ensemble
+from .results import EnsembleResult
+from .rng import next_double, next_open, root_key, seed_info, stream_state
+from .stats import Moments
+from .validation import as_square_matrix, as_state, as_times
+
+__all__ = ["mcsolve", "JumpJob", "no_jump_propagator"]
+
+#: condition number of V above which the effective Hamiltonian counts as defective
+COND_LIMIT = 1e6
+
+
+# --------------------------------------------------------------------------- numba kernels
+@njit(cache=True, nogil=True, inline="always")
+def _norm(work, lam, G, normal):
+    """n = w^dag G w and dn/dt = 2 Re (lam w)^dag G w for coefficients w = c(t)."""
+    d = work.shape[0]
+    n = 0.0
+    dn = 0.0
+    if normal:  # V unitary, G = identity
+        for i in range(d):
+            a2 = work[i].real ** 2 + work[i].imag ** 2
+            n += a2
+            dn += 2.0 * lam[i].real * a2
+        return n, dn
+    for i in range(d):
+        gi = 0j
+        for j in range(d):
+            gi += G[i, j] * work[j]
+        wc = work[i].conjugate()
+        n += (wc * gi).real
+        dn += 2.0 * (wc * lam[i].conjugate() * gi).real
+    return n, dn
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _norm_and_slope(c, lam, G, normal, dt, work):
+    """n(t) and dn/dt at t_ref + dt; leaves c(t) = c * exp(lam dt) in `work`."""
+    for i in range(c.shape[0]):
+        a = math.exp(lam[i].real * dt)
+        w = lam[i].imag * dt
+        if w == 0.0:
+            work[i] = c[i] * a
+        else:
+            work[i] = c[i] * complex(a * math.cos(w), a * math.sin(w))
+    return _norm(work, lam, G, normal)
+
+
+@njit(cache=True, nogil=True)
+def _jump_time(c, lam, G, normal, r, a, b, tref, work):
+    """Root of n(t) = r in [a, b], where n(a) > r >= n(b) (absolute times).
+
+    Safeguarded Newton on log n(t) - log r, started at a.  For a normal H_eff, log n(t) is
+    convex, so the iterates increase monotonically to the root (quadratic convergence); in
+    general, steps leaving the bracket fall back to bisection.
+    """
+    logr = math.log(r)
+    t = a
+    for _ in range(200):
+        n, dn = _norm_and_slope(c, lam, G, normal, t - tref, work)
+        if n <= 0.0:
+            b = t
+            t = 0.5 * (a + b)
+            continue
+        f = math.log(n) - logr
+        if f > 0.0:
+            a = t
+        elif f < 0.0:
+            b = t
+        else:
+            return t
+        tol = 4e-16 * max(1.0, abs(t))
+        if dn < 0.0:
+            tn = t - f * n / dn
+            if abs(tn - t) <= tol:
+                return t
+        else:
+            tn = 0.5 * (a + b)
+        if not (a < tn < b):
+            tn = 0.5 * (a + b)
+        if (b - a) <= tol:
+            return tn
+        t = tn
+    return t
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _matvec(A, x, out):
+    d = x.shape[0]
+    for i in range(d):
+        s = 0j
+        for j in range(A.shape[1]):
+            s += A[i, j] * x[j]
+        out[i] = s
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _matvec_k(A, k, x, out):
+    """out = A[k] @ x for a stack of matrices A (no view created)."""
+    d = x.shape[0]
+    for i in range(d):
+        s = 0j
+        for j in range(d):
+            s += A[k, i, j] * x[j]
+        out[i] = s
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sample_index(cum, u):
+    """Index i with cum[i-1] <= u < cum[i] (cum increasing, last entry the total)."""
+    for i in range(cum.shape[0]):
+        if u < cum[i]:
+            return i
+    return cum.shape[0] - 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _accumulate(x, first, k_ref, s_acc, q_acc, i, j):
+    """Shifted sums of x - K and its componentwise square at [i, j] of 2-d accumulators
+    (K = the block's first trajectory's value)."""
+    if first:
+        k_ref[i, j] = x
+    y = x - k_ref[i, j]
+    s_acc[i, j] += y
+    q_acc[i, j] += complex(y.real * y.real, y.imag * y.imag)
+
+
+@njit(cache=True, nogil=True)
+def _jump_block(lam, V, Vinv, G, normal, Ls, cum0, kets0, times, e_step, e_diag, e_dense,
+                e_isdiag, key, start, stop, store_states, keep_jumps, rho_s, rho_q, rho_k,
+                e_s, e_q, e_k, counts, counts_sq):
+    """Trajectories start..stop-1.
+
+    At each output time the state is renormalised (c -> c(T)/sqrt(n(T)), threshold
+    r -> r/n(T)), an exact rewrite that keeps numbers O(1) and lets consecutive outputs use the
+    precomputed factors e_step[it] = exp(lam (times[it+1] - times[it])).  Accumulates shifted
+    sums into rho_*/e_* and jump counts into counts/counts_sq; returns (traj, time, channel)
+    of every jump if keep_jumps.
+    """
+    d = lam.shape[0]
+    nt = times.shape[0]
+    ne = e_isdiag.shape[0]
+    K = Ls.shape[0]
+    c = np.empty(d, np.complex128)
+    psi = np.empty(d, np.complex128)
+    work = np.empty(d, np.complex128)
+    tmp = np.empty(d, np.complex128)
+    cnt = np.zeros(K, np.int64)
+    weights = np.empty(K)
+    cap = 16 if keep_jumps else 1
+    j_traj = np.empty(cap, np.int64)
+    j_time = np.empty(cap)
+    j_chan = np.empty(cap, np.int64)
+    nrec = 0
+    for traj in range(start, stop):
+        s = stream_state(key, traj)
+        first = traj == start
+        i0 = _sample_index(cum0, next_double(s) * cum0[-1])
+        for i in range(d):
+            psi[i] = kets0[i0, i]
+        _matvec(Vinv, psi, c)
+        tref = times[0]
+        r = next_open(s)
+        cnt[:] = 0
+        for it in range(nt):
+            T = times[it]
+            while True:
+                if it > 0 and tref == times[it - 1]:
+                    for i in range(d):
+                        work[i] = c[i] * e_step[it - 1, i]
+                    nT = _norm(work, lam, G, normal)[0]
+                else:
+                    nT = _norm_and_slope(c, lam, G, normal, T - tref, work)[0]
+                if nT > r:
+                    break
+                tj = _jump_time(c, lam, G, normal, r, tref, T, tref, work)
+                nj = _norm_and_slope(c, lam, G, normal, tj - tref, work)[0]
+                _matvec(V, work, psi)
+                scale = 1.0 / math.sqrt(nj)
+                for i in range(d):
+                    psi[i] *= scale
+                tot = 0.0
+                for k in range(K):
+                    _matvec_k(Ls, k, psi, tmp)
+                    w = 0.0
+                    for i in range(d):
+                        w += tmp[i].real ** 2 + tmp[i].imag ** 2
+                    tot += w
+                    weights[k] = tot
+                k = _sample_index(weights, next_double(s) * tot)
+                _matvec_k(Ls, k, psi, tmp)
+                wk = weights[k] - (weights[k - 1] if k > 0 else 0.0)
+                scale = 1.0 / math.sqrt(wk)
+                for i in range(d):
+                    psi[i] = tmp[i] * scale
+                _matvec(Vinv, psi, c)
+                tref = tj
+                r = next_open(s)
+                cnt[k] += 1
+                if keep_jumps:
+                    if nrec == j_time.shape[0]:
+                        j_traj = np.concatenate((j_traj, np.empty(nrec, np.int64)))
+                        j_time = np.concatenate((j_time, np.empty(nrec)))
+                        j_chan = np.concatenate((j_chan, np.empty(nrec, np.int64)))
+                    j_traj[nrec] = traj
+                    j_time[nrec] = tj
+                    j_chan[nrec] = k
+                    nrec += 1
+            # renormalise at T (exact rewrite: same jump times) and record the state
+            scale = 1.0 / math.sqrt(nT)
+            for i in range(d):
+                c[i] = work[i] * scale
+            r = r / nT
+            tref = T
+            _matvec(V, c, psi)
+            if store_states:
+                for a in range(d):
+                    for b in range(d):
+                        _accumulate(psi[a] * psi[b].conjugate(), first, rho_k, rho_s, rho_q,
+                                    it, a * d + b)
+            idiag = 0
+            idense = 0
+            for m in range(ne):
+                x = 0j
+                if e_isdiag[m]:  # diagonal e_op (e.g. populations): sum_i E_ii |psi_i|^2
+                    for i in range(d):
+                        x += e_diag[idiag, i] * (psi[i].real ** 2 + psi[i].imag ** 2)
+                    idiag += 1
+                else:
+                    for i in range(d):
+                        y = 0j
+                        for j in range(d):
+                            y += e_dense[idense, i, j] * psi[j]
+                        x += psi[i].conjugate() * y
+                    idense += 1
+                _accumulate(x, first, e_k, e_s, e_q, m, it)
+        for k in range(K):
+            counts[k] += cnt[k]
+            counts_sq[k] += cnt[k] * cnt[k]
+    return j_traj[:nrec], j_time[:nrec], j_chan[:nrec]
+
+
+def _shifted_to_moments(n: int, s: np.ndarray, q: np.ndarray, k: np.ndarray) -> Moments:
+    """Moments from sums of (x - k) and componentwise squares (x - k)^2."""
+    mean_shift = s / n
+    m2 = q - (mean_shift.real ** 2 + 1j * mean_shift.imag ** 2) * n
+    return Moments(n, k + mean_shift, m2)
+
+
+# --------------------------------------------------------------------------- job
+def no_jump_propagator(H_eff: np.ndarray):
+    """(lam, V, Vinv, G, normal) of -i H_eff = V diag(lam) V^-1, G = V^dag V.
+
+    A normal H_eff (commuting H and sum_k L_k^dag L_k) is diagonalised by a unitary V (then
+    G = 1 and the kernel skips the Gram product).  Raises if H_eff is (nearly) defective.
+    """
+    A = -1j * H_eff
+    if np.allclose(A @ A.conj().T, A.conj().T @ A, atol=1e-13 * max(1.0, np.abs(A).max() ** 2)):
+        # normal: Schur form is diagonal, V unitary
+        T, V = sla.schur(A, output="complex")
+        lam = np.diag(T).copy()
+        lam = np.minimum(lam.real, 0.0) + 1j * lam.imag
+        return lam, V, V.conj().T, np.eye(len(lam), dtype=complex), True
+    lam, V = np.linalg.eig(A)
+    cond = np.linalg.cond(V)
+    if not np.isfinite(cond) or cond > COND_LIMIT:
+        raise ValueError(
+            f"the effective Hamiltonian is (nearly) defective (eigenvector condition number "
+            f"{cond:.3g} > {COND_LIMIT:g}): exact jump times by eigen-decomposition are not "
+            f"reliable for this model (an exceptional point); perturb a parameter slightly")
+    Vinv = np.linalg.inv(V)
+    lam = np.minimum(lam.real, 0.0) + 1j * lam.imag
+    return lam, V, Vinv, V.conj().T @ V, False
+
+
+@dataclass
+class JumpJob:
+    """Everything a worker needs to run blocks of quantum-jump trajectories (picklable)."""
+
+    lam: np.ndarray
+    V: np.ndarray
+    Vinv: np.ndarray
+    G: np.ndarray
+    normal: bool
+    Ls: np.ndarray
+    cum0: np.ndarray
+    kets0: np.ndarray
+    times: np.ndarray
+    eops: np.ndarray
+    key: np.ndarray
+    store_states: bool = True
+    keep_jumps: bool = False
+    block_size: int = 64
+
+    def run_block(self, start: int, stop: int) -> dict:
+        d, nt, ne, K = self.lam.shape[0], self.times.shape[0], self.eops.shape[0], self.Ls.shape[0]
+        shape_rho = (nt, d * d) if self.store_states else (0, 0)
+        rho_s, rho_q, rho_k = (np.zeros(shape_rho, complex) for _ in range(3))
+        e_s, e_q, e_k = (np.zeros((ne, nt), complex) for _ in range(3))
+        counts = np.zeros(K, np.int64)
+        counts_sq = np.zeros(K, np.int64)
+        e_step = np.exp(np.outer(np.diff(self.times), self.lam))
+        isdiag = np.array([np.count_nonzero(e - np.diag(np.diag(e))) == 0 for e in self.eops],
+                          dtype=np.bool_)
+        diag = np.array([np.diag(e) for e in self.eops[isdiag]]).reshape(-1, d)
+        dense = np.ascontiguousarray(self.eops[~isdiag]).reshape(-1, d, d)
+        jt, jtime, jc = _jump_block(self.lam, self.V, self.Vinv, self.G, self.normal, self.Ls,
+                                    self.cum0, self.kets0, self.times, e_step, diag, dense,
+                                    isdiag, self.key, start, stop, self.store_states,
+                                    self.keep_jumps, rho_s, rho_q, rho_k, e_s, e_q, e_k,
+                                    counts, counts_sq)
+        n = stop - start
+        out = {"counts": counts, "counts_sq": counts_sq}
+        if self.store_states:
+            out["rho"] = _shifted_to_moments(n, rho_s.reshape(nt, d, d), rho_q.reshape(nt, d, d),
+                                             rho_k.reshape(nt, d, d))
+        if ne:
+            out["expect"] = _shifted_to_moments(n, e_s, e_q, e_k)
+        if self.keep_jumps:
+            out["jumps"] = np.stack([jt, jc]).astype(np.int64), jtime
+        return out
+
+
+def _initial_mixture(rho0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative weights and kets of the eigen-decomposition of rho0 (zero weights dropped)."""
+    w, U = np.linalg.eigh(rho0)
+    keep = w > 1e-14
+    w, U = w[keep], U[:, keep]
+    return np.cumsum(w / w.sum()), np.ascontiguousarray(U.T)
+
+
+def _as_eops(e_ops, d: int) -> np.ndarray:
+    if e_ops is None:
+        return np.zeros((0, d, d), complex)
+    if isinstance(e_ops, np.ndarray) and e_ops.ndim == 2:
+        e_ops = [e_ops]
+    return np.array([as_square_matrix(e, f"e_ops[{i}]", d) for i, e in enumerate(e_ops)])
+
+
+def mcsolve(model, state0, times, ntraj: int, seed=0, n_jobs: int = 1, e_ops=None,
+            backend: str = "loky", batch_size: int | None = None, store_states: bool = True,
+            keep_jumps: bool = False, progress: bool | None = None) -> EnsembleResult:
+    """Quantum-jump ensemble of `model` (a Lindblad) from `state0` (ket or density matrix).
+
+    Returns an EnsembleResult with `mean`/`stderr` (trajectory-averaged density matrix at
+    `times` and its standard error; None if store_states=False), `expect`/`expect_stderr` for
+    `e_ops` (list of (d, d) arrays), and records "jump_counts" (mean number of jumps per channel
+    over [times[0], times[-1]]) with "jump_counts_stderr".  With keep_jumps=True, records
+    "jump_traj", "jump_time", "jump_channel" list every jump (memory grows with ntraj).
+
+    Trajectory i uses its own random stream (seed, i): identical numbers for any n_jobs,
+    batch_size or backend.
+    """
+    from .lindblad import Lindblad
+    if not isinstance(model, Lindblad):
+        raise TypeError(f"mcsolve needs a qtraj.Lindblad, got {type(model).__name__}")
+    d = model.dim
+    rho0 = as_state(state0, d, "state0")
+    times = as_times(times)
+    eops = _as_eops(e_ops, d)
+    ss, key = root_key(seed)
+    lam, V, Vinv, G, normal = no_jump_propagator(model.effective_hamiltonian())
+    cum0, kets0 = _initial_mixture(rho0)
+    Ls = model.jump_operators()
+    job = JumpJob(lam, V, Vinv, G, normal, Ls, cum0, kets0, times, eops, key, bool(store_states),
+                  bool(keep_jumps))
+    total, info = run_ensemble(job, ntraj, n_jobs=n_jobs, backend=backend,
+                               batch_size=batch_size, progress=progress)
+    return _to_result(total, info, model, times, eops, ss, ntraj, keep_jumps)
+
+
+def _to_result(total, info, model, times, eops, ss, ntraj, keep_jumps) -> EnsembleResult:
+    n = ntraj
+    counts = total["counts"].astype(float)
+    cmean = counts / n
+    cvar = (total["counts_sq"] - counts ** 2 / n) / max(n - 1, 1)
+    records = {"jump_counts": cmean, "jump_counts_stderr": np.sqrt(np.maximum(cvar, 0) / n)}
+    mean = stderr = expect = expect_se = None
+    if "rho" in total:
+        mean, stderr = total["rho"].mean, total["rho"].stderr
+    if "expect" in total:
+        expect, expect_se = total["expect"].mean, total["expect"].stderr
+        if all(np.allclose(e, e.conj().T) for e in eops):
+            expect, expect_se = expect.real.copy(), expect_se.real.copy()
+    if keep_jumps:
+        idx, tj = total["jumps"]
+        records.update({"jump_traj": idx[0], "jump_channel": idx[1], "jump_time": tj})
+    meta = dict(info, solver="mcsolve", channels=[c.name or f"{c.bath}:{k}" for k, c in
+                                                  enumerate(model.channels)])
+    return EnsembleResult(times=times, mean=mean, stderr=stderr, ntraj=n, seed=seed_info(ss),
+                          expect=expect, expect_stderr=expect_se, records=records, meta=meta)
