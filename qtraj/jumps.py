@@ -362,7 +362,9 @@ def _as_eops(e_ops, d: int) -> np.ndarray:
 
 def mcsolve(model, state0, times, ntraj: int, seed=0, n_jobs: int = 1, e_ops=None,
             backend: str = "loky", batch_size: int | None = None, store_states: bool = True,
-            keep_jumps: bool = False, progress: bool | None = None) -> EnsembleResult:
+            keep_jumps: bool = False, progress: bool | None = None,
+            target_stderr: float | None = None, timeout: float | None = None,
+            out=None, resume: bool = False, scheduler: str | None = None) -> EnsembleResult:
     """Quantum-jump ensemble of `model` (a Lindblad) from `state0` (ket or density matrix).
 
     Returns an EnsembleResult with `mean`/`stderr` (trajectory-averaged density matrix at
@@ -370,6 +372,13 @@ def mcsolve(model, state0, times, ntraj: int, seed=0, n_jobs: int = 1, e_ops=Non
     `e_ops` (list of (d, d) arrays), and records "jump_counts" (mean number of jumps per channel
     over [times[0], times[-1]]) with "jump_counts_stderr".  With keep_jumps=True, records
     "jump_traj", "jump_time", "jump_channel" list every jump (memory grows with ntraj).
+
+    Stopping: `ntraj` is the maximum; `target_stderr` stops once the largest standard error of
+    the e_ops (or, without e_ops, of the density matrix) is below it; `timeout` in seconds.
+    `result.meta` says why the run stopped and whether the target was reached.
+    `out=DIR` checkpoints the run (and saves the result as DIR/result.npz); `resume=True`
+    continues an interrupted run.  backend: "loky", "threading", "sequential" or "dask"
+    (`scheduler` = address of a dask.distributed scheduler; default an in-process cluster).
 
     Trajectory i uses its own random stream (seed, i): identical numbers for any n_jobs,
     batch_size or backend.
@@ -385,11 +394,28 @@ def mcsolve(model, state0, times, ntraj: int, seed=0, n_jobs: int = 1, e_ops=Non
     lam, V, Vinv, G, normal = no_jump_propagator(model.effective_hamiltonian())
     cum0, kets0 = _initial_mixture(rho0)
     Ls = model.jump_operators()
-    job = JumpJob(lam, V, Vinv, G, normal, Ls, cum0, kets0, times, eops, key, bool(store_states),
-                  bool(keep_jumps))
+    if not store_states and not len(eops) and target_stderr is not None:
+        raise ValueError("target_stderr needs e_ops or store_states=True")
+    job = JumpJob(lam, V, Vinv, G, normal, Ls, cum0, kets0, times, eops, key,
+                  bool(store_states), bool(keep_jumps))
     total, info = run_ensemble(job, ntraj, n_jobs=n_jobs, backend=backend,
-                               batch_size=batch_size, progress=progress)
-    return _to_result(total, info, model, times, eops, ss, ntraj, keep_jumps)
+                               batch_size=batch_size, progress=progress,
+                               target_stderr=target_stderr, stderr_fn=_largest_stderr,
+                               timeout=timeout, out=out, resume=resume, scheduler=scheduler)
+    res = _to_result(total, info, model, times, eops, ss, info["ntraj"], keep_jumps)
+    if out is not None:
+        from pathlib import Path
+        res.save(Path(out) / "result.npz")
+    return res
+
+
+def _largest_stderr(total: dict) -> float:
+    """Largest standard error (of Re or Im) of the e_ops, else of the density matrix."""
+    m = total.get("expect", total.get("rho"))
+    if m is None or m.n < 2:
+        return np.inf
+    se = m.stderr
+    return float(max(np.max(se.real), np.max(se.imag)))
 
 
 def _to_result(total, info, model, times, eops, ss, ntraj, keep_jumps) -> EnsembleResult:

@@ -1,0 +1,1 @@
+"""One module per scheme: collective, harvest, machine, transistor, otto."""

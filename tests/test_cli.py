@@ -1,0 +1,53 @@
+"""The qtraj command line and the README example."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import qtraj as qt
+from qtraj import cli, scenarios
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_list_names_every_scenario(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in scenarios.SCENARIOS:
+        assert name in out
+
+
+def test_run_json_and_out(tmp_path, capsys):
+    rc = cli.main(["run", "collective", "--set", "n_atoms=2", "--set", "nbar=1.0",
+                   "--ntraj", "2000", "--seed", "4", "--json", "--out", str(tmp_path)])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["ntraj"] == 2000 and summary["seed"]["entropy"] == 4
+    assert summary["max_abs_z"] < 4
+    res = qt.load(tmp_path)
+    assert np.allclose(res.expect[0], summary["estimates"]["n_excitations"])
+    assert res.meta["parameters"]["nbar"] == 1.0
+
+
+def test_bad_arguments_exit_2_with_one_line(capsys):
+    assert cli.main(["run", "collective", "--set", "bogus=1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown parameter 'bogus'" in err
+    assert cli.main(["run", "nope"]) == 2
+    assert cli.main(["run", "collective", "--set", "nbar=-1"]) == 2
+    assert cli.main(["run", "collective", "--ntraj", "0"]) == 2
+
+
+def test_console_script_and_readme_example(tmp_path):
+    env = dict(os.environ, MPLBACKEND="Agg")
+    out = subprocess.run([sys.executable, "-m", "qtraj.cli", "list"], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert out.returncode == 0 and "collective" in out.stdout
+    ex = subprocess.run([sys.executable, str(ROOT / "examples" / "first_example.py")],
+                        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert ex.returncode == 0, ex.stderr
+    assert (tmp_path / "qubit.npz").exists()
