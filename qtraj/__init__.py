@@ -9,10 +9,12 @@ from .deterministic import mesolve, steady_state, heat_currents, NonUniqueSteady
 from . import operators, measures
 from .results import EnsembleResult, load
 from .jumps import mcsolve
+from .collisions import CollisionModel
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Channel", "Lindblad", "vec", "unvec", "mesolve", "steady_state", "heat_currents",
     "NonUniqueSteadyState", "operators", "measures", "EnsembleResult", "load", "mcsolve",
+    "CollisionModel",
 ]

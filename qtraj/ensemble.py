@@ -30,6 +30,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -279,7 +280,9 @@ def run_ensemble(job, ntraj: int, n_jobs: int = 1, backend: str = "loky",
         if bar is not None:
             bar.close()
         if hasattr(results, "close"):
-            results.close()
+            with warnings.catch_warnings():   # joblib reports the tasks cancelled by a stop
+                warnings.simplefilter("ignore", UserWarning)
+                results.close()
     if target_stderr is not None and reached is None:
         reached = bool(total is not None and stderr_fn(total) <= target_stderr)
     info = {"ntraj": done, "stop_reason": reason, "target_stderr": target_stderr,

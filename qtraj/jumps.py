@@ -283,7 +283,8 @@ def no_jump_propagator(H_eff: np.ndarray):
         T, V = sla.schur(A, output="complex")
         lam = np.diag(T).copy()
         lam = np.minimum(lam.real, 0.0) + 1j * lam.imag
-        return lam, V, V.conj().T, np.eye(len(lam), dtype=complex), True
+        return (lam, np.ascontiguousarray(V), np.ascontiguousarray(V.conj().T),
+                np.eye(len(lam), dtype=complex), True)
     lam, V = np.linalg.eig(A)
     cond = np.linalg.cond(V)
     if not np.isfinite(cond) or cond > COND_LIMIT:
@@ -293,7 +294,8 @@ def no_jump_propagator(H_eff: np.ndarray):
             f"reliable for this model (an exceptional point); perturb a parameter slightly")
     Vinv = np.linalg.inv(V)
     lam = np.minimum(lam.real, 0.0) + 1j * lam.imag
-    return lam, V, Vinv, V.conj().T @ V, False
+    return (lam, np.ascontiguousarray(V), np.ascontiguousarray(Vinv),
+            np.ascontiguousarray(V.conj().T @ V), False)
 
 
 @dataclass
@@ -364,7 +366,8 @@ def mcsolve(model, state0, times, ntraj: int, seed=0, n_jobs: int = 1, e_ops=Non
             backend: str = "loky", batch_size: int | None = None, store_states: bool = True,
             keep_jumps: bool = False, progress: bool | None = None,
             target_stderr: float | None = None, timeout: float | None = None,
-            out=None, resume: bool = False, scheduler: str | None = None) -> EnsembleResult:
+            out=None, resume: bool = False, scheduler: str | None = None,
+            checkpoint_every: float = 10.0) -> EnsembleResult:
     """Quantum-jump ensemble of `model` (a Lindblad) from `state0` (ket or density matrix).
 
     Returns an EnsembleResult with `mean`/`stderr` (trajectory-averaged density matrix at
@@ -376,8 +379,8 @@ def mcsolve(model, state0, times, ntraj: int, seed=0, n_jobs: int = 1, e_ops=Non
     Stopping: `ntraj` is the maximum; `target_stderr` stops once the largest standard error of
     the e_ops (or, without e_ops, of the density matrix) is below it; `timeout` in seconds.
     `result.meta` says why the run stopped and whether the target was reached.
-    `out=DIR` checkpoints the run (and saves the result as DIR/result.npz); `resume=True`
-    continues an interrupted run.  backend: "loky", "threading", "sequential" or "dask"
+    `out=DIR` checkpoints the run every `checkpoint_every` seconds (and saves the result as
+    DIR/result.npz); `resume=True` continues an interrupted run.  backend: "loky", "threading", "sequential" or "dask"
     (`scheduler` = address of a dask.distributed scheduler; default an in-process cluster).
 
     Trajectory i uses its own random stream (seed, i): identical numbers for any n_jobs,
@@ -401,7 +404,8 @@ def mcsolve(model, state0, times, ntraj: int, seed=0, n_jobs: int = 1, e_ops=Non
     total, info = run_ensemble(job, ntraj, n_jobs=n_jobs, backend=backend,
                                batch_size=batch_size, progress=progress,
                                target_stderr=target_stderr, stderr_fn=_largest_stderr,
-                               timeout=timeout, out=out, resume=resume, scheduler=scheduler)
+                               timeout=timeout, out=out, resume=resume, scheduler=scheduler,
+                               checkpoint_every=checkpoint_every)
     res = _to_result(total, info, model, times, eops, ss, info["ntraj"], keep_jumps)
     if out is not None:
         from pathlib import Path

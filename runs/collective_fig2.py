@@ -39,8 +39,8 @@ def main(argv=None):
                      f"mc_se_{nbar}": se})
     ax.set_xlabel("γ0 t")
     ax.set_ylabel("C_l1")
-    ax.set_title(f"Two collective atoms from |gg⟩ (lines: Eq. 5; dots: mesolve; "
-                 f"points: {ntraj} trajectories)", fontsize=8)
+    ax.set_title(f"Two atoms from |gg⟩ — lines: Eq. 5, dots: mesolve, "
+                 f"points: {ntraj} trajectories", fontsize=8)
     ax.legend(fontsize=8)
     return plotting.save(fig, a.out, "collective_fig2", data)
 

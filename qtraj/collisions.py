@@ -1,0 +1,456 @@
+"""Poisson-arrival collision models: exact collision map, averaged generator, Numba unravellings.
+
+A system (a `Lindblad` L0, whose own baths act between collisions) meets ancillas at the times of
+a Poisson process of rate r.  Each ancilla arrives fresh in `ancilla_state` rho_a and interacts
+through `unitary` U on system (x) ancilla.  One collision is the exact CPTP map
+
+    Phi(rho) = Tr_a[U (rho (x) rho_a) U^dag] = sum_{n,m} K_nm rho K_nm^dag,
+    K_nm = sqrt(p_n) (1 (x) <b_m|) U (1 (x) |a_n>),
+
+with rho_a = sum_n p_n |a_n><a_n| and {|b_m>} the ancilla measurement basis; averaged over
+arrival times the system obeys drho/dt = L0 rho + r (Phi - id) rho (paper 003, Eq. 10 without
+the second-order expansion; PHYSICS.md section 2).
+
+Two unravellings, whole trajectories per Numba call (no Python per collision):
+
+* ``method="pure"``: the system is a ket.  Between arrivals, quantum jumps of L0's channels with
+  exact jump times (eigen-decomposition of H_eff, as in jumps.py; a jump competes with the next
+  arrival, drawn as an exponential waiting time).  At an arrival |a_n> is drawn with probability
+  p_n, the joint ket U(psi (x) a_n) is formed and the ancilla measured in {|b_m>} (Born rule); the
+  system keeps (1 (x) <b_m|) U (psi (x) a_n), normalised.
+* ``method="density"``: the system is a density matrix; only the arrival times are random.
+  Between arrivals rho -> exp(L0 dt) rho exactly, from the eigen-decomposition
+  L0 = R diag(mu) R^-1 of the superoperator (computed once; the state is carried in the
+  coefficients R^-1 vec(rho)); at an arrival rho -> Phi(rho).
+
+Energy records (need `ancilla_hamiltonian` H_a).  The energy a collision moves into the system
+is minus the change of the ancilla energy.  If every drawn |a_n> and every |b_m> is an H_a
+eigenstate, it is the two-point-measurement value E(a_n) - E(b_m); otherwise (and always in the
+density method) the change of <H_a>: <a_n|H_a|a_n> - <Psi|1 (x) H_a|Psi>, or Tr[W rho] with
+W = Tr[H_a rho_a] 1 - Tr_a[(1 (x) rho_a) U^dag (1 (x) H_a) U].  All three have mean r Tr[W rho]
+per unit time (`collision_energy_current`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+
+from . import deterministic as det
+from .collision_kernels import _density_block, _pure_block
+from .ensemble import run_ensemble
+from .jumps import _initial_mixture, _shifted_to_moments, no_jump_propagator
+from .lindblad import Lindblad, vec
+from .results import EnsembleResult
+from .rng import root_key, seed_info
+from .stats import Moments, batch_means
+from .validation import (as_count, as_density_matrix, as_rate, as_square_matrix, as_state,
+                         as_times, check_hermitian)
+
+__all__ = ["CollisionModel"]
+
+#: condition number of the Liouvillian eigenvectors above which method="density" is refused
+COND_LIMIT = 1e6
+_TOL = 1e-9
+_TPM_ARG = 16   # position of the two-point-measurement flag in _pure_args' tuple
+
+
+# =========================================================================== jobs
+def _real_moments(n: int, s, q, k) -> Moments:
+    m = s / n
+    return Moments(n, k + m, q - m * m * n)
+
+
+@dataclass
+class _CollisionJob:
+    """Picklable worker job: `run_block(start, stop)` runs whole trajectories in one Numba call."""
+
+    method: str
+    args: tuple            # kernel-specific precomputed arrays (before `key`)
+    d: int
+    K: int
+    times: np.ndarray
+    key: np.ndarray
+    bin_of: np.ndarray
+    n_bins: int
+    tavg: bool = False
+    store_states: bool = True
+    block_size: int = 64
+
+    def run_block(self, start: int, stop: int) -> dict:
+        d, nt = self.d, self.times.shape[0]
+        rows = self.n_bins if self.tavg else nt
+        shape = (rows, d * d) if self.store_states else (0, 0)
+        rho_s, rho_q, rho_k = (np.zeros(shape, complex) for _ in range(3))
+        rec_s, rec_q, rec_k = (np.zeros((2, nt)) for _ in range(3))
+        common = (self.key, start, stop, self.tavg, self.bin_of, self.store_states,
+                  rho_s, rho_q, rho_k, rec_s, rec_q, rec_k)
+        out = {}
+        if self.method == "pure":
+            counts = np.zeros(self.K, np.int64)
+            counts_sq = np.zeros(self.K, np.int64)
+            _pure_block(*self.args, *common, counts, counts_sq)
+            out.update(counts=counts, counts_sq=counts_sq)
+        else:
+            _density_block(*self.args, *common)
+        n = stop - start
+        if self.tavg:
+            out["rho_bins"] = rho_s
+            out["rec_values"] = rec_s
+            return out
+        if self.store_states:
+            out["rho"] = _shifted_to_moments(n, rho_s.reshape(nt, d, d), rho_q.reshape(nt, d, d),
+                                             rho_k.reshape(nt, d, d))
+        out["rec"] = _real_moments(n, rec_s, rec_q, rec_k)
+        return out
+
+
+# =========================================================================== the model
+def _contiguous(a) -> np.ndarray:
+    """C-contiguous copy with a fixed dtype, so each kernel compiles for one signature only."""
+    a = np.asarray(a)
+    return np.ascontiguousarray(a, dtype=complex if np.iscomplexobj(a) else a.dtype)
+
+
+def _is_unitary(U: np.ndarray) -> float:
+    """max |U^dag U - 1|."""
+    return float(np.max(np.abs(U.conj().T @ U - np.eye(U.shape[0]))))
+
+
+class CollisionModel:
+    """System `Lindblad` + Poisson stream (rate `rate`) of ancillas in `ancilla_state`, each
+    interacting once through `unitary` on system (x) ancilla.
+
+    measure_basis : (d_a, d_a) unitary whose columns are the ancilla measurement basis of the
+        pure-state unravelling (default: eigenbasis of `ancilla_hamiltonian`, else computational).
+    ancilla_hamiltonian : (d_a, d_a) Hermitian energy operator of an ancilla; only used for the
+        measurement basis and the energy records (collision dynamics is fixed by `unitary`).
+    """
+
+    def __init__(self, system, ancilla_state, unitary, rate, measure_basis=None,
+                 ancilla_hamiltonian=None):
+        if not isinstance(system, Lindblad):
+            raise ValueError(f"system must be a qtraj.Lindblad, got {type(system).__name__}")
+        self.system = system
+        self.ancilla_state = as_density_matrix(ancilla_state, "ancilla_state")
+        ds, da = system.dim, self.ancilla_state.shape[0]
+        U = as_square_matrix(unitary, "unitary")
+        if U.shape[0] != ds * da:
+            raise ValueError(f"unitary has dimension {U.shape[0]}, expected system x ancilla = "
+                             f"{ds} x {da} = {ds * da}")
+        dev = _is_unitary(U)
+        if dev > 1e-8:
+            raise ValueError(f"unitary is not unitary (max |U^dag U - 1| = {dev:.3g})")
+        self.unitary = U
+        self.rate = as_rate(rate, "rate", allow_zero=False)
+        self.ancilla_hamiltonian = None
+        if ancilla_hamiltonian is not None:
+            Ha = as_square_matrix(ancilla_hamiltonian, "ancilla_hamiltonian", da)
+            check_hermitian(Ha, "ancilla_hamiltonian")
+            self.ancilla_hamiltonian = 0.5 * (Ha + Ha.conj().T)
+        if measure_basis is None:
+            B = (np.linalg.eigh(self.ancilla_hamiltonian)[1] if self.ancilla_hamiltonian is not
+                 None else np.eye(da, dtype=complex))
+        else:
+            B = as_square_matrix(measure_basis, "measure_basis", da)
+            dev = _is_unitary(B)
+            if dev > 1e-8:
+                raise ValueError(f"measure_basis columns are not an orthonormal basis "
+                                 f"(max |B^dag B - 1| = {dev:.3g})")
+        self.measure_basis = B
+        self._p, self._a = self._ancilla_decomposition()
+
+    # ------------------------------------------------------------------ precomputation
+    def _ancilla_decomposition(self):
+        """(p_n, |a_n> as columns).  If rho_a commutes with H_a, rho_a is diagonalised inside
+        each energy eigenspace, so every |a_n> is an energy eigenstate (two-point records)."""
+        rho, Ha = self.ancilla_state, self.ancilla_hamiltonian
+        if Ha is not None and np.allclose(rho @ Ha, Ha @ rho, atol=1e-10 * max(1, np.abs(Ha).max())):
+            w, Q = np.linalg.eigh(Ha)
+            ps, vs = [], []
+            i = 0
+            while i < len(w):
+                j = i + 1
+                while j < len(w) and abs(w[j] - w[i]) <= _TOL * max(1.0, abs(w).max()):
+                    j += 1
+                p, X = np.linalg.eigh(Q[:, i:j].conj().T @ rho @ Q[:, i:j])
+                ps.extend(p)
+                vs.extend((Q[:, i:j] @ X).T)
+                i = j
+            p, A = np.array(ps), np.array(vs).T
+        else:
+            p, A = np.linalg.eigh(rho)
+        keep = p > 1e-14
+        return p[keep] / p[keep].sum(), A[:, keep]
+
+    @property
+    def dim(self) -> int:
+        return self.system.dim
+
+    @property
+    def ancilla_dim(self) -> int:
+        return self.ancilla_state.shape[0]
+
+    def _isometries(self) -> np.ndarray:
+        """M_n = U (1 (x) |a_n>): (n_a, d_s d_a, d_s)."""
+        ds, da = self.dim, self.ancilla_dim
+        return np.array([self.unitary @ np.kron(np.eye(ds), a[:, None]) for a in self._a.T])
+
+    def _conditional_ops(self) -> np.ndarray:
+        """(1 (x) <b_m|) U (1 (x) |a_n>) without sqrt(p_n): (n_a, d_a, d_s, d_s)."""
+        ds, da = self.dim, self.ancilla_dim
+        M = self._isometries().reshape(-1, ds, da, ds)
+        return np.einsum("am,nsat->nmst", self.measure_basis.conj(), M)
+
+    def kraus_operators(self) -> np.ndarray:
+        """K_nm = sqrt(p_n) (1 (x) <b_m|) U (1 (x) |a_n>), stacked: (n_a * d_a, d_s, d_s)."""
+        K = self._conditional_ops() * np.sqrt(self._p)[:, None, None, None]
+        return K.reshape(-1, self.dim, self.dim)
+
+    # ------------------------------------------------------------------ deterministic side
+    def collision_map(self, rho_s) -> np.ndarray:
+        """Phi(rho_s) = Tr_anc[U (rho_s (x) rho_anc) U^dag], exact."""
+        rho_s = as_square_matrix(rho_s, "rho_s", self.dim)
+        K = self.kraus_operators()
+        return np.einsum("kij,jl,kml->im", K, rho_s, K.conj())
+
+    def ancilla_output(self, rho_s) -> np.ndarray:
+        """State of the outgoing ancilla, Tr_sys[U (rho_s (x) rho_anc) U^dag]."""
+        rho_s = as_square_matrix(rho_s, "rho_s", self.dim)
+        ds, da = self.dim, self.ancilla_dim
+        out = self.unitary @ np.kron(rho_s, self.ancilla_state) @ self.unitary.conj().T
+        return np.einsum("iaib->ab", out.reshape(ds, da, ds, da))
+
+    def collision_superop(self) -> np.ndarray:
+        """Superoperator of Phi (column stacking): sum_k conj(K_k) kron K_k."""
+        K = self.kraus_operators()
+        return sum(np.kron(k.conj(), k) for k in K)
+
+    def liouvillian(self, sparse: bool = False):
+        """Superoperator of the averaged generator L0 + r (Phi - id) (column stacking)."""
+        D = self.dim ** 2
+        A = self.system.liouvillian(sparse=False) + self.rate * (self.collision_superop()
+                                                                 - np.eye(D))
+        if sparse:
+            import scipy.sparse as sp
+            return sp.csr_matrix(A)
+        return A
+
+    def steady_state(self, rho0=None) -> np.ndarray:
+        """Steady state of L0 + r (Phi - id) (long-time limit from rho0 if not unique)."""
+        return det.steady_state(self, rho0)
+
+    def mesolve(self, rho0, times) -> np.ndarray:
+        """Exact averaged evolution exp[(L0 + r (Phi - id)) t] rho0 at `times`."""
+        return det.mesolve(self, rho0, times)
+
+    def energy_operator(self) -> np.ndarray:
+        """W with Tr[W rho] = mean energy one collision moves into the system (minus the mean
+        change of the ancilla energy); requires ancilla_hamiltonian."""
+        Ha = self._require_Ha()
+        ds, da = self.dim, self.ancilla_dim
+        U = self.unitary
+        X = U.conj().T @ np.kron(np.eye(ds), Ha) @ U @ np.kron(np.eye(ds), self.ancilla_state)
+        return np.trace(Ha @ self.ancilla_state).real * np.eye(ds) - \
+            np.einsum("iaja->ij", X.reshape(ds, da, ds, da))
+
+    def collision_energy_current(self, rho) -> float:
+        """Energy per unit time into the system from collisions, r Tr[W rho]."""
+        rho = as_square_matrix(rho, "rho", self.dim)
+        return float(self.rate * np.trace(self.energy_operator() @ rho).real)
+
+    def expected_collision_energy(self, rho0, times) -> np.ndarray:
+        """Mean cumulative collision energy int_{t0}^{t} r Tr[W rho(s)] ds at `times` (exact:
+        exponential of the generator augmented by the energy row)."""
+        rho0 = as_state(rho0, self.dim, "rho0")
+        times = as_times(times)
+        D = self.dim ** 2
+        A = np.zeros((D + 1, D + 1), complex)
+        A[:D, :D] = self.liouvillian()
+        A[D, :D] = self.rate * vec(self.energy_operator().T)
+        x = np.append(vec(rho0), 0.0)
+        return np.array([(sla.expm(A * (t - times[0])) @ x)[D].real for t in times])
+
+    def _require_Ha(self) -> np.ndarray:
+        if self.ancilla_hamiltonian is None:
+            raise ValueError("this needs the ancilla energy: pass ancilla_hamiltonian")
+        return self.ancilla_hamiltonian
+
+    # ------------------------------------------------------------------ stochastic side
+    def _pure_args(self, rho0: np.ndarray, times: np.ndarray):
+        sysm = self.system
+        lam, V, Vinv, G, normal = no_jump_propagator(sysm.effective_hamiltonian())
+        Ls = sysm.jump_operators()
+        has_jumps = bool(Ls.shape[0] > 0 and np.any(np.abs(Ls) > 0))
+        evolves = bool(np.any(lam != 0))
+        if not (has_jumps or evolves):  # H_eff = 0: coefficients are the ket itself
+            V = Vinv = G = np.eye(sysm.dim, dtype=complex)
+        cum0, kets0 = _initial_mixture(rho0)
+        cond = self._conditional_ops()
+        na, nm = cond.shape[:2]
+        nz = np.array([[np.any(np.abs(cond[n, m]) > 1e-14) for m in range(nm)] for n in range(na)])
+        kcount = nz.sum(axis=1).astype(np.int64)
+        kidx = np.zeros((na, nm), np.int64)
+        for n in range(na):
+            kidx[n, :kcount[n]] = np.nonzero(nz[n])[0]
+        energy_on = self.ancilla_hamiltonian is not None
+        tpm, e_before, e_after, Wn = self._energy_tables(energy_on)
+        c = _contiguous
+        return (c(lam), c(V), c(Vinv), c(G), bool(normal), has_jumps, evolves, c(Ls), c(cum0),
+                c(kets0), c(times), self.rate, c(np.cumsum(self._p)), c(cond), kcount, kidx,
+                bool(tpm), c(e_before), c(e_after), c(Wn), energy_on)
+
+    def _energy_tables(self, energy_on: bool):
+        na, da, ds = len(self._p), self.ancilla_dim, self.dim
+        if not energy_on:
+            return False, np.zeros(na), np.zeros(da), np.zeros((na, ds, ds), complex)
+        Ha = self.ancilla_hamiltonian
+
+        def is_eig(v):
+            e = (v.conj() @ Ha @ v).real
+            return np.linalg.norm(Ha @ v - e * v) <= 1e-9 * max(1.0, np.abs(Ha).max())
+        tpm = all(is_eig(a) for a in self._a.T) and all(is_eig(b) for b in self.measure_basis.T)
+        e_before = np.einsum("in,ij,jn->n", self._a.conj(), Ha, self._a).real
+        e_after = np.einsum("im,ij,jm->m", self.measure_basis.conj(), Ha,
+                            self.measure_basis).real
+        M = self._isometries()
+        HaI = np.kron(np.eye(ds), Ha)
+        Wn = np.einsum("nji,jk,nkl->nil", M.conj(), HaI, M)
+        return tpm, e_before, e_after, np.ascontiguousarray(Wn)
+
+    def _density_args(self, rho0: np.ndarray, times: np.ndarray):
+        L0 = self.system.liouvillian()
+        D = L0.shape[0]
+        static = not np.any(L0 != 0)
+        if static:
+            mu, R, Rinv = np.zeros(D, complex), np.eye(D, dtype=complex), np.eye(D, dtype=complex)
+        elif np.allclose(L0 @ L0.conj().T, L0.conj().T @ L0, atol=1e-13 * np.abs(L0).max() ** 2):
+            T, R = sla.schur(L0, output="complex")
+            mu, Rinv = np.diag(T).copy(), R.conj().T
+        else:
+            mu, R = np.linalg.eig(L0)
+            cond = np.linalg.cond(R)
+            if not np.isfinite(cond) or cond > COND_LIMIT:
+                raise ValueError(
+                    f"method='density' needs a diagonalisable system Liouvillian, but its "
+                    f"eigenvectors have condition number {cond:.3g} > {COND_LIMIT:g} (an "
+                    f"exceptional point); use method='pure' or perturb a parameter slightly")
+            Rinv = np.linalg.inv(R)
+        mu = np.minimum(mu.real, 0.0) + 1j * mu.imag
+        Sp = Rinv @ self.collision_superop() @ R
+        energy_on = self.ancilla_hamiltonian is not None
+        wR = vec(self.energy_operator().T) @ R if energy_on else np.zeros(D, complex)
+        c = _contiguous
+        return (c(mu), c(R), c(Rinv @ vec(rho0)), c(Sp), c(wR), bool(static), c(times), self.rate,
+                energy_on)
+
+    def _job(self, state0, times, seed, method, tavg=False, bin_of=None, n_bins=0,
+             store_states=True):
+        if method not in ("pure", "density"):
+            raise ValueError(f"method must be 'pure' or 'density', got {method!r}")
+        rho0 = as_state(state0, self.dim, "state0")
+        times = as_times(times)
+        ss, key = root_key(seed)
+        args = (self._pure_args if method == "pure" else self._density_args)(rho0, times)
+        if bin_of is None:
+            bin_of = np.arange(len(times), dtype=np.int64)
+        job = _CollisionJob(method, args, self.dim, self.system.jump_operators().shape[0],
+                            times, key, bin_of, n_bins, tavg, bool(store_states))
+        return job, ss, times
+
+    def simulate(self, state0, times, ntraj: int, seed=0, n_jobs: int = 1, method: str = "pure",
+                 backend: str = "loky", batch_size: int | None = None,
+                 progress: bool | None = None, store_states: bool = True) -> EnsembleResult:
+        """Shot-by-shot ensemble from `state0` (ket or density matrix, the state at times[0]).
+
+        Returns an EnsembleResult: `mean`/`stderr` of the system density matrix at `times`;
+        records "collisions" (per trajectory in [times[0], times[-1]]), "collision_energy"
+        (energy into the system from collisions over that window; needs ancilla_hamiltonian),
+        "heat_current_collisions" (= collision_energy / duration), the time-resolved
+        "collisions_cumulative" and "collision_energy_cumulative" (at each output time), all
+        with "_stderr" entries, and for method="pure" "jump_counts" of L0's channels.
+        Trajectory i uses random stream (seed, i): identical for any n_jobs/batch_size/backend.
+        """
+        job, ss, times = self._job(state0, times, seed, method, store_states=store_states)
+        total, info = run_ensemble(job, ntraj, n_jobs=n_jobs, backend=backend,
+                                   batch_size=batch_size, progress=progress)
+        n = as_count(ntraj, "ntraj")
+        rec = total["rec"]
+        mean_r, se_r = rec.mean, rec.stderr
+        records = {"collisions_cumulative": mean_r[0], "collisions_cumulative_stderr": se_r[0],
+                   "collisions": mean_r[0, -1], "collisions_stderr": se_r[0, -1]}
+        if self.ancilla_hamiltonian is not None:
+            dur = times[-1] - times[0]
+            records.update({
+                "collision_energy_cumulative": mean_r[1],
+                "collision_energy_cumulative_stderr": se_r[1],
+                "collision_energy": mean_r[1, -1], "collision_energy_stderr": se_r[1, -1],
+                "heat_current_collisions": mean_r[1, -1] / dur if dur > 0 else np.nan,
+                "heat_current_collisions_stderr": se_r[1, -1] / dur if dur > 0 else np.nan})
+        if method == "pure":
+            counts = total["counts"].astype(float)
+            var = (total["counts_sq"] - counts ** 2 / n) / max(n - 1, 1)
+            records.update({"jump_counts": counts / n,
+                            "jump_counts_stderr": np.sqrt(np.maximum(var, 0) / n)})
+        mean = stderr = None
+        if "rho" in total:
+            mean, stderr = total["rho"].mean, total["rho"].stderr
+        meta = dict(info, solver="CollisionModel.simulate", method=method, rate=self.rate,
+                    two_point_energy=bool(method == "pure" and job.args[_TPM_ARG]))
+        return EnsembleResult(times=times, mean=mean, stderr=stderr, ntraj=n, seed=seed_info(ss),
+                              records=records, meta=meta)
+
+    def simulate_time_average(self, state0, t_total: float, burn_in: float = 0.0,
+                              n_batches: int = 32, seed=0, method: str = "pure",
+                              samples_per_batch: int = 200) -> EnsembleResult:
+        """Time average of one long trajectory over [burn_in, burn_in + t_total].
+
+        The state is sampled at `samples_per_batch` evenly spaced times in each of `n_batches`
+        consecutive windows; error bars are batch means (windows must be much longer than the
+        relaxation time for them to be honest).  Returns an EnsembleResult with times =
+        [burn_in + t_total], mean/stderr of shape (1, d, d), records "collisions" and
+        "collision_energy" (totals over the averaging window), "heat_current_collisions"
+        (= collision_energy / t_total), each with a batch-means "_stderr", and "batch_means"
+        (n_batches, d, d).  Uses random stream (seed, 0).
+        """
+        t_total = as_rate(t_total, "t_total", allow_zero=False)
+        burn_in = as_rate(burn_in, "burn_in")
+        nb = as_count(n_batches, "n_batches", minimum=2)
+        spb = as_count(samples_per_batch, "samples_per_batch")
+        Tb = t_total / nb
+        times, bins, edges = [0.0], [-1], []
+        for b in range(nb + 1):
+            edges.append(len(times))
+            times.append(burn_in + b * Tb)
+            bins.append(-1)
+            if b < nb:
+                times.extend(burn_in + b * Tb + (np.arange(spb) + 0.5) * Tb / spb)
+                bins.extend([b] * spb)
+        job, ss, times = self._job(state0, np.array(times), seed, method, tavg=True,
+                                   bin_of=np.array(bins, np.int64), n_bins=nb)
+        out = job.run_block(0, 1)
+        d = self.dim
+        bmeans = out["rho_bins"].reshape(nb, d, d) / spb
+        mean, se = batch_means(bmeans, nb)
+        vals = out["rec_values"][:, edges]              # cumulative records at window edges
+        per = np.diff(vals, axis=1)                      # (2, nb) per-window totals
+        records = {"batch_means": bmeans}
+        cm, cse = batch_means(per[0], nb)
+        records.update({"collisions": cm * nb, "collisions_stderr": cse * nb})
+        if self.ancilla_hamiltonian is not None:
+            em, ese = batch_means(per[1], nb)
+            records.update({"collision_energy": em * nb, "collision_energy_stderr": ese * nb,
+                            "heat_current_collisions": em / Tb,
+                            "heat_current_collisions_stderr": ese / Tb})
+        meta = dict(solver="CollisionModel.simulate_time_average", method=method,
+                    rate=self.rate, burn_in=burn_in, t_total=t_total, n_batches=nb,
+                    samples_per_batch=spb)
+        return EnsembleResult(times=np.array([burn_in + t_total]), mean=mean[None],
+                              stderr=se[None], ntraj=1, seed=seed_info(ss), records=records,
+                              meta=meta)
+
+    def __repr__(self) -> str:
+        return (f"CollisionModel(dim={self.dim}, ancilla_dim={self.ancilla_dim}, rate={self.rate}, "
+                f"system={self.system!r})")
