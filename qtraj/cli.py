@@ -1,8 +1,10 @@
 """The `qtraj` command: list / run scenarios, reproduce the papers' figures.
 
     qtraj list
-    qtraj run SCENARIO [--set name=value ...] [--ntraj N] [--seed S] [--n-jobs J]
-                       [--backend B] [--out DIR] [--json]
+    qtraj run SCENARIO [--set name=value ...] [--config file.toml]
+                       [--ntraj N | --target-stderr X] [--timeout T] [--seed S] [--n-jobs J]
+                       [--backend B] [--scheduler ADDR] [--out DIR] [--resume] [--json]
+    qtraj plot DIR
     qtraj reproduce [--quick] [--out DIR] [--n-jobs J]
 
 Argument errors print one line and exit with code 2.
@@ -49,45 +51,114 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _load_config(path: str | None) -> dict:
+    if not path:
+        return {}
+    import tomllib
+    try:
+        with open(path, "rb") as fh:
+            cfg = tomllib.load(fh)
+    except FileNotFoundError:
+        raise UsageError(f"config file {path!r} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"config file {path!r}: {exc}") from None
+    return cfg
+
+
 def cmd_run(args) -> int:
-    import qtraj as qt
     from .scenarios import get
     from .stats import zscore
     try:
         sc = get(args.scenario)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    params = dict(sc.defaults(), **_parse_set(args.set, sc.defaults()))
+    defaults = sc.defaults()
+    cfg = _load_config(args.config)
+    cfg_params = cfg.get("parameters", {})
+    for k in cfg_params:
+        if k not in defaults:
+            raise UsageError(f"unknown parameter {k!r} in {args.config}; "
+                             f"parameters: {', '.join(defaults)}")
+    params = dict(defaults, **cfg_params, **_parse_set(args.set, defaults))
+    run_cfg = cfg.get("run", {})
+    ntraj = args.ntraj if args.ntraj is not None else run_cfg.get("ntraj")
+    target = args.target_stderr if args.target_stderr is not None else \
+        run_cfg.get("target_stderr")
+    if ntraj is None:
+        ntraj = 10**9 if target is not None else 1000
     try:
-        spec = sc.build(**params)
+        prepared = sc.build(**params)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"bad parameters: {exc}") from None
-    res = qt.mcsolve(spec["model"], spec["state0"], spec["times"], args.ntraj, seed=args.seed,
-                     n_jobs=args.n_jobs, backend=args.backend, e_ops=spec["e_ops"],
-                     progress=None if not args.json else False)
-    exact = qt.mesolve(spec["model"], spec["state0"], spec["times"])
-    ref = np.array([np.einsum("ij,tji->t", e, exact).real for e in spec["e_ops"]])
-    z = zscore(res.expect, res.expect_stderr, ref)
+    options = dict(ntraj=ntraj, seed=args.seed if args.seed is not None else
+                   run_cfg.get("seed", 0), n_jobs=args.n_jobs or run_cfg.get("n_jobs", 1),
+                   backend=args.backend or run_cfg.get("backend", "loky"),
+                   target_stderr=target, timeout=args.timeout or run_cfg.get("timeout"),
+                   out=args.out, resume=args.resume, scheduler=args.scheduler,
+                   progress=False if args.json else None)
+    if args.resume and not args.out:
+        raise UsageError("--resume needs --out DIR")
+    try:
+        res = prepared.run(**options)
+    except KeyboardInterrupt:
+        where = f"; continue with --resume --out {args.out}" if args.out else ""
+        print(f"qtraj: interrupted{where}", file=sys.stderr)
+        return 130
+    table = prepared.observables(res)
     res.meta.update(scenario=sc.name, parameters=params)
     summary = {"scenario": sc.name, "parameters": params, "ntraj": res.ntraj,
                "seed": res.seed, "times": res.times.tolist(),
-               "estimates": {n: res.expect[i].tolist() for i, n in enumerate(spec["e_names"])},
-               "stderr": {n: res.expect_stderr[i].tolist() for i, n in enumerate(spec["e_names"])},
-               "reference": {n: ref[i].tolist() for i, n in enumerate(spec["e_names"])},
-               "zscores": {n: z[i].tolist() for i, n in enumerate(spec["e_names"])},
-               "max_abs_z": float(np.max(np.abs(z))), "wall_time": res.meta["wall_time"]}
+               "stop_reason": res.meta.get("stop_reason"),
+               "target_stderr": target, "target_reached": res.meta.get("target_reached"),
+               "wall_time": res.meta.get("wall_time"), "estimates": {}, "stderr": {},
+               "reference": {}, "zscores": {}}
+    zmax = 0.0
+    for name, (est, se, ref) in table.items():
+        z = zscore(est, se, ref)
+        zmax = max(zmax, float(np.max(np.abs(z))))
+        summary["estimates"][name] = np.asarray(est).tolist()
+        summary["stderr"][name] = np.asarray(se).tolist()
+        summary["reference"][name] = np.asarray(ref).tolist()
+        summary["zscores"][name] = np.asarray(z).tolist()
+    summary["max_abs_z"] = zmax
     if args.out:
-        path = res.save(Path(args.out) / "result.npz")
+        res.save(Path(args.out) / "result.npz")
         (Path(args.out) / "summary.json").write_text(json.dumps(summary, indent=2))
-        summary["saved"] = str(path)
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{sc.name}: {res.ntraj} trajectories in {res.meta['wall_time']:.2f} s, "
-              f"max |z| vs mesolve = {summary['max_abs_z']:.2f}")
-        for i, n in enumerate(spec["e_names"]):
-            print(f"  {n}(t_end) = {res.expect[i, -1]:.6f} ± {res.expect_stderr[i, -1]:.6f} "
-                  f"(exact {ref[i, -1]:.6f})")
+        reached = "" if target is None else \
+            f", target {target:g} {'reached' if res.meta.get('target_reached') else 'NOT reached'}"
+        print(f"{sc.name}: {res.ntraj} trajectories in {res.meta['wall_time']:.2f} s "
+              f"(stopped by {res.meta.get('stop_reason')}{reached}); "
+              f"max |z| vs deterministic = {zmax:.2f}")
+        for name, (est, se, ref) in table.items():
+            print(f"  {name}(t_end) = {est[-1]:.6f} ± {se[-1]:.6f} (exact {ref[-1]:.6f})")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from . import plotting
+    from .results import load
+    d = Path(args.dir)
+    try:
+        res = load(d)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    summ = d / "summary.json"
+    if not summ.exists():
+        raise UsageError(f"{summ} not found (written by `qtraj run ... --out DIR`)")
+    summary = json.loads(summ.read_text())
+    fig, ax = plotting.figure()
+    t = np.asarray(summary["times"])
+    for name in summary["estimates"]:
+        line, = ax.plot(t, summary["reference"][name], "-", label=f"{name} (deterministic)")
+        plotting.mc_points(ax, t, summary["estimates"][name], summary["stderr"][name],
+                           color=line.get_color(), label=f"{name} ({res.ntraj} shots)")
+    ax.set_xlabel("t")
+    ax.set_title(f"{summary['scenario']}: {summary['parameters']}", fontsize=7)
+    ax.legend(fontsize=8)
+    print(plotting.save(fig, d, "plot"))
     return 0
 
 
@@ -113,20 +184,37 @@ def _takes_jobs(script: Path) -> bool:
     return "--n-jobs" in script.read_text()
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Argument errors: one line on stderr, exit code 2 (no usage dump)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="qtraj", description="open quantum systems shot by shot")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _OneLineParser(prog="qtraj", description="open quantum systems shot by shot")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     sub.add_parser("list", help="list scenarios").set_defaults(func=cmd_list)
-    r = sub.add_parser("run", help="run a scenario's quantum-jump ensemble")
+    r = sub.add_parser("run", help="run a scenario's shot-by-shot ensemble")
     r.add_argument("scenario")
     r.add_argument("--set", action="append", metavar="NAME=VALUE")
-    r.add_argument("--ntraj", type=int, default=1000)
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--n-jobs", type=int, default=1)
-    r.add_argument("--backend", default="loky", choices=["loky", "threading", "sequential"])
-    r.add_argument("--out")
+    r.add_argument("--config", metavar="FILE.toml",
+                   help="[parameters] and [run] tables (command-line options win)")
+    stop = r.add_mutually_exclusive_group()
+    stop.add_argument("--ntraj", type=int)
+    stop.add_argument("--target-stderr", type=float)
+    r.add_argument("--timeout", type=float)
+    r.add_argument("--seed", type=int)
+    r.add_argument("--n-jobs", type=int)
+    r.add_argument("--backend", choices=["loky", "threading", "sequential", "dask"])
+    r.add_argument("--scheduler", metavar="ADDR", help="dask.distributed scheduler address")
+    r.add_argument("--out", metavar="DIR")
+    r.add_argument("--resume", action="store_true")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_run)
+    pl = sub.add_parser("plot", help="plot a run directory written with --out")
+    pl.add_argument("dir")
+    pl.set_defaults(func=cmd_plot)
     rp = sub.add_parser("reproduce", help="reproduce the papers' figures into --out")
     rp.add_argument("--quick", action="store_true")
     rp.add_argument("--out", default="results")

@@ -35,6 +35,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pathlib import Path
+
 import numpy as np
 import scipy.linalg as sla
 
@@ -362,8 +364,16 @@ class CollisionModel:
 
     def simulate(self, state0, times, ntraj: int, seed=0, n_jobs: int = 1, method: str = "pure",
                  backend: str = "loky", batch_size: int | None = None,
-                 progress: bool | None = None, store_states: bool = True) -> EnsembleResult:
+                 progress: bool | None = None, store_states: bool = True,
+                 target_stderr: float | None = None, timeout: float | None = None, out=None,
+                 resume: bool = False, scheduler: str | None = None,
+                 checkpoint_every: float = 10.0) -> EnsembleResult:
         """Shot-by-shot ensemble from `state0` (ket or density matrix, the state at times[0]).
+
+        Run options as for `qt.mcsolve`: `ntraj` is the maximum; `target_stderr` stops once
+        the largest standard error of the density matrix is below it; `timeout`; `out=DIR`
+        checkpoints (and saves DIR/result.npz), `resume=True` continues; backend "dask" with
+        an optional `scheduler` address.
 
         Returns an EnsembleResult: `mean`/`stderr` of the system density matrix at `times`;
         records "collisions" (per trajectory in [times[0], times[-1]]), "collision_energy"
@@ -374,9 +384,14 @@ class CollisionModel:
         Trajectory i uses random stream (seed, i): identical for any n_jobs/batch_size/backend.
         """
         job, ss, times = self._job(state0, times, seed, method, store_states=store_states)
+        if target_stderr is not None and not store_states:
+            raise ValueError("target_stderr needs store_states=True")
         total, info = run_ensemble(job, ntraj, n_jobs=n_jobs, backend=backend,
-                                   batch_size=batch_size, progress=progress)
-        n = as_count(ntraj, "ntraj")
+                                   batch_size=batch_size, progress=progress,
+                                   target_stderr=target_stderr, stderr_fn=_largest_rho_stderr,
+                                   timeout=timeout, out=out, resume=resume,
+                                   scheduler=scheduler, checkpoint_every=checkpoint_every)
+        n = info["ntraj"]
         rec = total["rec"]
         mean_r, se_r = rec.mean, rec.stderr
         records = {"collisions_cumulative": mean_r[0], "collisions_cumulative_stderr": se_r[0],
@@ -399,8 +414,11 @@ class CollisionModel:
             mean, stderr = total["rho"].mean, total["rho"].stderr
         meta = dict(info, solver="CollisionModel.simulate", method=method, rate=self.rate,
                     two_point_energy=bool(method == "pure" and job.args[_TPM_ARG]))
-        return EnsembleResult(times=times, mean=mean, stderr=stderr, ntraj=n, seed=seed_info(ss),
-                              records=records, meta=meta)
+        res = EnsembleResult(times=times, mean=mean, stderr=stderr, ntraj=n, seed=seed_info(ss),
+                             records=records, meta=meta)
+        if out is not None:
+            res.save(Path(out) / "result.npz")
+        return res
 
     def simulate_time_average(self, state0, t_total: float, burn_in: float = 0.0,
                               n_batches: int = 32, seed=0, method: str = "pure",
@@ -454,3 +472,11 @@ class CollisionModel:
     def __repr__(self) -> str:
         return (f"CollisionModel(dim={self.dim}, ancilla_dim={self.ancilla_dim}, rate={self.rate}, "
                 f"system={self.system!r})")
+
+
+def _largest_rho_stderr(total: dict) -> float:
+    m = total.get("rho")
+    if m is None or m.n < 2:
+        return np.inf
+    se = m.stderr
+    return float(max(np.max(se.real), np.max(se.imag)))

@@ -28,7 +28,9 @@ import hashlib
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from dataclasses import fields, is_dataclass
@@ -44,6 +46,8 @@ __all__ = ["run_ensemble", "merge_blocks", "BACKENDS", "fingerprint", "load_chec
 
 BACKENDS = ("loky", "threading", "sequential", "dask")
 CHECKPOINT = "checkpoint.npz"
+#: default upper bound on blocks per worker task (keeps tasks short and stops responsive)
+MAX_TASK_BLOCKS = 64
 
 
 def _run_batch(job, blocks: list[tuple[int, int]]) -> list[dict]:
@@ -225,18 +229,27 @@ def run_ensemble(job, ntraj: int, n_jobs: int = 1, backend: str = "loky",
             next_block, done = st["next_block"], st["ntraj_done"]
             if st.get("finished") and st["ntraj_max"] == ntraj:
                 return total, dict(st["info"], resumed=True)
-    blocks = [(a, min(a + bs, ntraj)) for a in range(next_block * bs, ntraj, bs)]
+    n_blocks = math.ceil(ntraj / bs)
     workers = max(1, n_jobs if n_jobs > 0 else (os.cpu_count() or 1))
-    if batch_size is None:
-        per_task = max(1, math.ceil(len(blocks) / (4 * workers)))
+    if batch_size is None:   # ~4 tasks per worker, at most MAX_TASK_BLOCKS blocks per task
+        per_task = min(MAX_TASK_BLOCKS, max(1, math.ceil((n_blocks - next_block) / (4 * workers))))
     else:
         per_task = max(1, math.ceil(as_count(batch_size, "batch_size") / bs))
-    batches = [blocks[i:i + per_task] for i in range(0, len(blocks), per_task)]
+
+    def batch_iter():   # lazy: a large ntraj maximum (with target_stderr) costs nothing
+        for first in range(next_block, n_blocks, per_task):
+            yield [(i * bs, min((i + 1) * bs, ntraj))
+                   for i in range(first, min(first + per_task, n_blocks))]
+    batches = batch_iter()
 
     t0 = time.perf_counter()
-    if backend == "dask":
+    reason = "ntraj"
+    reached = None
+    if target_stderr is not None and total is not None and stderr_fn(total) <= target_stderr:
+        reason, reached, results = "target_stderr", True, iter(())   # resumed, already there
+    elif backend == "dask":
         results = _dask(job, batches, workers, scheduler)
-    elif workers == 1 or backend == "sequential" or len(batches) <= 1:
+    elif workers == 1 or backend == "sequential" or n_blocks - next_block <= per_task:
         results = _sequential(job, batches)
     else:
         results = _joblib(job, batches, n_jobs, backend)
@@ -247,16 +260,16 @@ def run_ensemble(job, ntraj: int, n_jobs: int = 1, backend: str = "loky",
                 "info": info or {}}
 
     bar = _progress_bar(progress, ntraj, unit, initial=done)
-    reason = "ntraj"
-    reached = None
     last_ckpt = time.perf_counter()
-    if target_stderr is not None and total is not None and stderr_fn(total) <= target_stderr:
-        reason, reached, batches = "target_stderr", True, []
+    stop = _InterruptFlag()
     try:
-        for batch, res in zip(batches, results):
-            for (a, b), blk in zip(batch, res):
+        for res in results:
+            if stop.set:
+                raise KeyboardInterrupt
+            for blk in res:
                 total = merge_blocks(total, blk)
-                next_block, done = next_block + 1, b
+                next_block += 1
+                done = min(next_block * bs, ntraj)
                 if target_stderr is not None and stderr_fn(total) <= target_stderr:
                     reason, reached = "target_stderr", True
                     break
@@ -270,19 +283,33 @@ def run_ensemble(job, ntraj: int, n_jobs: int = 1, backend: str = "loky",
             if out_dir is not None and time.perf_counter() - last_ckpt > checkpoint_every:
                 _save_checkpoint(out_dir, total, state())
                 last_ckpt = time.perf_counter()
+        if stop.set:
+            raise KeyboardInterrupt
+    except Exception:
+        if not stop.set:       # a worker killed by the same Ctrl-C counts as the interrupt
+            raise
+        interrupted = True
     except KeyboardInterrupt:
-        if out_dir is not None and total is not None:
-            _save_checkpoint(out_dir, total, state())
-            print(f"\ninterrupted: {done} {unit} saved in {out_dir}; continue with resume",
-                  file=sys.stderr)
-        raise
+        interrupted = True
+    else:
+        interrupted = False
     finally:
+        stop.restore()
         if bar is not None:
             bar.close()
         if hasattr(results, "close"):
             with warnings.catch_warnings():   # joblib reports the tasks cancelled by a stop
                 warnings.simplefilter("ignore", UserWarning)
-                results.close()
+                try:
+                    results.close()
+                except Exception:
+                    pass
+    if interrupted:
+        if out_dir is not None and total is not None:
+            _save_checkpoint(out_dir, total, state())
+            print(f"\ninterrupted: {done} {unit} saved in {out_dir}; continue with resume",
+                  file=sys.stderr)
+        raise KeyboardInterrupt
     if target_stderr is not None and reached is None:
         reached = bool(total is not None and stderr_fn(total) <= target_stderr)
     info = {"ntraj": done, "stop_reason": reason, "target_stderr": target_stderr,
@@ -299,3 +326,24 @@ def _progress_bar(progress: bool | None, total: int, unit: str, initial: int = 0
         return None
     from tqdm.auto import tqdm
     return tqdm(total=total, initial=initial, unit=unit, mininterval=1.0, delay=2.0)
+
+
+class _InterruptFlag:
+    """Ctrl-C during a run sets a flag checked between blocks (a KeyboardInterrupt raised
+    inside a Numba call is not catchable cleanly); a second Ctrl-C interrupts at once."""
+
+    def __init__(self):
+        self.set = False
+        self._old = None
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame):
+        if self.set:
+            raise KeyboardInterrupt
+        self.set = True
+
+    def restore(self):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+            self._old = None

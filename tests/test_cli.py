@@ -51,3 +51,47 @@ def test_console_script_and_readme_example(tmp_path):
                         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
     assert ex.returncode == 0, ex.stderr
     assert (tmp_path / "qubit.npz").exists()
+
+
+def test_every_scenario_runs_in_quick_mode_and_json_parses(capsys):
+    for name in scenarios.SCENARIOS:
+        assert cli.main(["run", name, "--ntraj", "256", "--seed", "1", "--json"]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["ntraj"] == 256 and summary["scenario"] == name
+        assert summary["max_abs_z"] < 4.5
+
+
+def test_target_stderr_config_and_plot(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[parameters]\nnbar = 2.0\n[run]\nseed = 5\n")
+    out = tmp_path / "run"
+    rc = cli.main(["run", "collective", "--config", str(cfg), "--target-stderr", "0.02",
+                   "--out", str(out), "--json"])
+    assert rc == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["parameters"]["nbar"] == 2.0 and s["seed"]["entropy"] == 5
+    assert s["target_reached"] is True and max(s["stderr"]["n_excitations"]) <= 0.02
+    assert cli.main(["plot", str(out)]) == 0
+    assert (out / "plot.png").exists()
+    assert cli.main(["plot", str(tmp_path / "missing")]) == 2
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[parameters]\nwrong = 1\n")
+    assert cli.main(["run", "collective", "--config", str(bad)]) == 2
+
+
+def test_ctrl_c_saves_and_exits_cleanly(tmp_path):
+    import signal
+    import time
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "qtraj.cli", "run", "collective",
+                             "--set", "n_atoms=3", "--ntraj", "100000000", "--out", str(out)],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "checkpoint.npz").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    assert (out / "checkpoint.npz").exists()
