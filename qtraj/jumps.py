@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
+import scipy.sparse as sp
 from numba import njit
+from scipy.sparse.csgraph import connected_components
 
 from .ensemble import run_ensemble
 from .results import EnsembleResult
@@ -60,6 +62,9 @@ def _norm(work, lam, G, normal):
 def _norm_and_slope(c, lam, G, normal, dt, work):
     """n(t) and dn/dt at t_ref + dt; leaves c(t) = c * exp(lam dt) in `work`."""
     for i in range(c.shape[0]):
+        if c[i] == 0:   # states often live in one symmetry sector: skip the others' modes
+            work[i] = 0
+            continue
         a = math.exp(lam[i].real * dt)
         w = lam[i].imag * dt
         if w == 0.0:
@@ -129,6 +134,22 @@ def _matvec_k(A, k, x, out):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _csc_matvec(data, indices, indptr, x, out):
+    """out = A @ x for A in CSC form (indptr of length d + 1, possibly offset into data).
+
+    Column-wise, skipping x_j == 0: kets usually live in one symmetry sector, so the cost
+    is that of the sector's columns only."""
+    for i in range(out.shape[0]):
+        out[i] = 0
+    for j in range(x.shape[0]):
+        xj = x[j]
+        if xj == 0:
+            continue
+        for p in range(indptr[j], indptr[j + 1]):
+            out[indices[p]] += data[p] * xj
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _sample_index(cum, u):
     """Index i with cum[i-1] <= u < cum[i] (cum increasing, last entry the total)."""
     for i in range(cum.shape[0]):
@@ -149,8 +170,8 @@ def _accumulate(x, first, k_ref, s_acc, q_acc, i, j):
 
 
 @njit(cache=True, nogil=True)
-def _jump_block(lam, V, Vinv, G, normal, Ls, cum0, kets0, times, e_step, e_diag, e_dense,
-                e_isdiag, key, start, stop, store_states, keep_jumps, rho_s, rho_q, rho_k,
+def _jump_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, cum0, kets0, times, e_step,
+                e_diag, e_dense, e_isdiag, key, start, stop, store_states, keep_jumps, rho_s, rho_q, rho_k,
                 e_s, e_q, e_k, counts, counts_sq):
     """Trajectories start..stop-1.
 
@@ -163,7 +184,7 @@ def _jump_block(lam, V, Vinv, G, normal, Ls, cum0, kets0, times, e_step, e_diag,
     d = lam.shape[0]
     nt = times.shape[0]
     ne = e_isdiag.shape[0]
-    K = Ls.shape[0]
+    K = Lp.shape[0]
     c = np.empty(d, np.complex128)
     psi = np.empty(d, np.complex128)
     work = np.empty(d, np.complex128)
@@ -181,7 +202,7 @@ def _jump_block(lam, V, Vinv, G, normal, Ls, cum0, kets0, times, e_step, e_diag,
         i0 = _sample_index(cum0, next_double(s) * cum0[-1])
         for i in range(d):
             psi[i] = kets0[i0, i]
-        _matvec(Vinv, psi, c)
+        _csc_matvec(Wd, Wi, Wp, psi, c)
         tref = times[0]
         r = next_open(s)
         cnt[:] = 0
@@ -198,25 +219,25 @@ def _jump_block(lam, V, Vinv, G, normal, Ls, cum0, kets0, times, e_step, e_diag,
                     break
                 tj = _jump_time(c, lam, G, normal, r, tref, T, tref, work)
                 nj = _norm_and_slope(c, lam, G, normal, tj - tref, work)[0]
-                _matvec(V, work, psi)
+                _csc_matvec(Vd, Vi, Vp, work, psi)
                 scale = 1.0 / math.sqrt(nj)
                 for i in range(d):
                     psi[i] *= scale
                 tot = 0.0
                 for k in range(K):
-                    _matvec_k(Ls, k, psi, tmp)
+                    _csc_matvec(Ld, Li, Lp[k], psi, tmp)
                     w = 0.0
                     for i in range(d):
                         w += tmp[i].real ** 2 + tmp[i].imag ** 2
                     tot += w
                     weights[k] = tot
                 k = _sample_index(weights, next_double(s) * tot)
-                _matvec_k(Ls, k, psi, tmp)
+                _csc_matvec(Ld, Li, Lp[k], psi, tmp)
                 wk = weights[k] - (weights[k - 1] if k > 0 else 0.0)
                 scale = 1.0 / math.sqrt(wk)
                 for i in range(d):
                     psi[i] = tmp[i] * scale
-                _matvec(Vinv, psi, c)
+                _csc_matvec(Wd, Wi, Wp, psi, c)
                 tref = tj
                 r = next_open(s)
                 cnt[k] += 1
@@ -235,7 +256,7 @@ def _jump_block(lam, V, Vinv, G, normal, Ls, cum0, kets0, times, e_step, e_diag,
                 c[i] = work[i] * scale
             r = r / nT
             tref = T
-            _matvec(V, c, psi)
+            _csc_matvec(Vd, Vi, Vp, c, psi)
             if store_states:
                 for a in range(d):
                     for b in range(d):
@@ -274,28 +295,66 @@ def _shifted_to_moments(n: int, s: np.ndarray, q: np.ndarray, k: np.ndarray) -> 
 def no_jump_propagator(H_eff: np.ndarray):
     """(lam, V, Vinv, G, normal) of -i H_eff = V diag(lam) V^-1, G = V^dag V.
 
-    A normal H_eff (commuting H and sum_k L_k^dag L_k) is diagonalised by a unitary V (then
-    G = 1 and the kernel skips the Gram product).  Raises if H_eff is (nearly) defective.
+    H_eff is first split into its decoupled blocks (connected components of its sparsity
+    pattern, e.g. excitation-number sectors), each diagonalised on its own, so V stays block
+    sparse.  A normal H_eff (commuting H and sum_k L_k^dag L_k) is diagonalised by a unitary
+    V (then G = 1 and the kernel skips the Gram product).  Raises if H_eff is (nearly)
+    defective (an exceptional point).
     """
-    A = -1j * H_eff
-    if np.allclose(A @ A.conj().T, A.conj().T @ A, atol=1e-13 * max(1.0, np.abs(A).max() ** 2)):
-        # normal: Schur form is diagonal, V unitary
-        T, V = sla.schur(A, output="complex")
-        lam = np.diag(T).copy()
-        lam = np.minimum(lam.real, 0.0) + 1j * lam.imag
-        return (lam, np.ascontiguousarray(V), np.ascontiguousarray(V.conj().T),
-                np.eye(len(lam), dtype=complex), True)
-    lam, V = np.linalg.eig(A)
-    cond = np.linalg.cond(V)
-    if not np.isfinite(cond) or cond > COND_LIMIT:
-        raise ValueError(
-            f"the effective Hamiltonian is (nearly) defective (eigenvector condition number "
-            f"{cond:.3g} > {COND_LIMIT:g}): exact jump times by eigen-decomposition are not "
-            f"reliable for this model (an exceptional point); perturb a parameter slightly")
-    Vinv = np.linalg.inv(V)
+    A = -1j * np.asarray(H_eff, dtype=complex)
+    d = A.shape[0]
+    scale2 = max(1.0, np.abs(A).max() ** 2)
+    normal = bool(np.allclose(A @ A.conj().T, A.conj().T @ A, atol=1e-13 * scale2))
+    n_comp, labels = connected_components(sp.csr_matrix((np.abs(A) + np.abs(A).T) > 0),
+                                          directed=False)
+    lam = np.empty(d, dtype=complex)
+    V = np.zeros((d, d), dtype=complex)
+    Vinv = np.zeros((d, d), dtype=complex)
+    for c in range(n_comp):
+        idx = np.flatnonzero(labels == c)
+        blk = A[np.ix_(idx, idx)]
+        if normal:   # Schur form of a normal matrix is diagonal, V unitary
+            T, Vb = sla.schur(blk, output="complex")
+            lb, Vbinv = np.diag(T).copy(), Vb.conj().T
+        else:
+            lb, Vb = np.linalg.eig(blk)
+            cond = np.linalg.cond(Vb)
+            if not np.isfinite(cond) or cond > COND_LIMIT:
+                raise ValueError(
+                    f"the effective Hamiltonian is (nearly) defective (eigenvector condition "
+                    f"number {cond:.3g} > {COND_LIMIT:g}): exact jump times by "
+                    f"eigen-decomposition are not reliable for this model (an exceptional "
+                    f"point); perturb a parameter slightly")
+            Vbinv = np.linalg.inv(Vb)
+        lam[idx] = lb
+        V[np.ix_(idx, idx)] = Vb
+        Vinv[np.ix_(idx, idx)] = Vbinv
     lam = np.minimum(lam.real, 0.0) + 1j * lam.imag
-    return (lam, np.ascontiguousarray(V), np.ascontiguousarray(Vinv),
-            np.ascontiguousarray(V.conj().T @ V), False)
+    G = np.eye(d, dtype=complex) if normal else V.conj().T @ V
+    return lam, np.ascontiguousarray(V), np.ascontiguousarray(Vinv), np.ascontiguousarray(G), \
+        normal
+
+
+def _csc(A: np.ndarray, tol: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(data, indices, indptr) of a dense matrix in CSC form, dropping |entries| <= tol max|A|."""
+    A = np.asarray(A, dtype=complex)
+    M = sp.csc_matrix(np.where(np.abs(A) > tol * np.abs(A).max(), A, 0))
+    M.eliminate_zeros()
+    M.sort_indices()
+    return (np.ascontiguousarray(M.data, dtype=complex),
+            np.ascontiguousarray(M.indices, dtype=np.int64),
+            np.ascontiguousarray(M.indptr, dtype=np.int64))
+
+
+def _csc_stack(As: np.ndarray):
+    """CSC of a stack of matrices: shared data/indices, indptr of shape (K, d + 1)."""
+    parts = [_csc(A) for A in As]
+    offs = np.cumsum([0] + [len(p[0]) for p in parts])
+    d = As.shape[1] if len(As) else 0
+    data = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, complex)
+    idx = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
+    ptr = np.array([p[2] + o for p, o in zip(parts, offs)], dtype=np.int64).reshape(len(As), d + 1)
+    return data, idx, ptr
 
 
 @dataclass
@@ -317,6 +376,20 @@ class JumpJob:
     keep_jumps: bool = False
     block_size: int = 64
 
+    def __post_init__(self):
+        """Kernel-side forms (derived data, not part of the job's identity): CSC matrices
+        (V is block sparse, jump operators usually sparse), output-step exponentials, and
+        the e_ops split into diagonal ones (populations) and dense ones."""
+        d = self.lam.shape[0]
+        isdiag = np.array([np.count_nonzero(e - np.diag(np.diag(e))) == 0 for e in self.eops],
+                          dtype=np.bool_)
+        self._kernel_args = (
+            *_csc(self.V, 1e-15), *_csc(self.Vinv, 1e-15), self.G, self.normal,
+            *_csc_stack(self.Ls), self.cum0, self.kets0, self.times,
+            np.exp(np.outer(np.diff(self.times), self.lam)),
+            np.array([np.diag(e) for e in self.eops[isdiag]]).reshape(-1, d),
+            np.ascontiguousarray(self.eops[~isdiag]).reshape(-1, d, d), isdiag)
+
     def run_block(self, start: int, stop: int) -> dict:
         d, nt, ne, K = self.lam.shape[0], self.times.shape[0], self.eops.shape[0], self.Ls.shape[0]
         shape_rho = (nt, d * d) if self.store_states else (0, 0)
@@ -324,16 +397,9 @@ class JumpJob:
         e_s, e_q, e_k = (np.zeros((ne, nt), complex) for _ in range(3))
         counts = np.zeros(K, np.int64)
         counts_sq = np.zeros(K, np.int64)
-        e_step = np.exp(np.outer(np.diff(self.times), self.lam))
-        isdiag = np.array([np.count_nonzero(e - np.diag(np.diag(e))) == 0 for e in self.eops],
-                          dtype=np.bool_)
-        diag = np.array([np.diag(e) for e in self.eops[isdiag]]).reshape(-1, d)
-        dense = np.ascontiguousarray(self.eops[~isdiag]).reshape(-1, d, d)
-        jt, jtime, jc = _jump_block(self.lam, self.V, self.Vinv, self.G, self.normal, self.Ls,
-                                    self.cum0, self.kets0, self.times, e_step, diag, dense,
-                                    isdiag, self.key, start, stop, self.store_states,
-                                    self.keep_jumps, rho_s, rho_q, rho_k, e_s, e_q, e_k,
-                                    counts, counts_sq)
+        jt, jtime, jc = _jump_block(self.lam, *self._kernel_args, self.key, start, stop,
+                                    self.store_states, self.keep_jumps, rho_s, rho_q, rho_k,
+                                    e_s, e_q, e_k, counts, counts_sq)
         n = stop - start
         out = {"counts": counts, "counts_sq": counts_sq}
         if self.store_states:
