@@ -43,7 +43,8 @@ import scipy.linalg as sla
 from . import deterministic as det
 from .collision_kernels import _density_block, _pure_block
 from .ensemble import run_ensemble
-from .jumps import _initial_mixture, _shifted_to_moments, no_jump_propagator
+from .jumps import (DefectiveMatrix, _initial_mixture, _shifted_to_moments, diagonalise,
+                    no_jump_propagator)
 from .lindblad import Lindblad, vec
 from .results import EnsembleResult
 from .rng import root_key, seed_info
@@ -53,8 +54,6 @@ from .validation import (as_count, as_density_matrix, as_rate, as_square_matrix,
 
 __all__ = ["CollisionModel"]
 
-#: condition number of the Liouvillian eigenvectors above which method="density" is refused
-COND_LIMIT = 1e6
 _TOL = 1e-9
 _TPM_ARG = 16   # position of the two-point-measurement flag in _pure_args' tuple
 
@@ -197,7 +196,7 @@ class CollisionModel:
 
     def _isometries(self) -> np.ndarray:
         """M_n = U (1 (x) |a_n>): (n_a, d_s d_a, d_s)."""
-        ds, da = self.dim, self.ancilla_dim
+        ds = self.dim
         return np.array([self.unitary @ np.kron(np.eye(ds), a[:, None]) for a in self._a.T])
 
     def _conditional_ops(self) -> np.ndarray:
@@ -328,18 +327,14 @@ class CollisionModel:
         static = not np.any(L0 != 0)
         if static:
             mu, R, Rinv = np.zeros(D, complex), np.eye(D, dtype=complex), np.eye(D, dtype=complex)
-        elif np.allclose(L0 @ L0.conj().T, L0.conj().T @ L0, atol=1e-13 * np.abs(L0).max() ** 2):
-            T, R = sla.schur(L0, output="complex")
-            mu, Rinv = np.diag(T).copy(), R.conj().T
         else:
-            mu, R = np.linalg.eig(L0)
-            cond = np.linalg.cond(R)
-            if not np.isfinite(cond) or cond > COND_LIMIT:
+            try:
+                mu, R, Rinv = diagonalise(L0)
+            except DefectiveMatrix as exc:
                 raise ValueError(
                     f"method='density' needs a diagonalisable system Liouvillian, but its "
-                    f"eigenvectors have condition number {cond:.3g} > {COND_LIMIT:g} (an "
-                    f"exceptional point); use method='pure' or perturb a parameter slightly")
-            Rinv = np.linalg.inv(R)
+                    f"{exc} (an exceptional point); use method='pure' or perturb a parameter "
+                    f"slightly") from None
         mu = np.minimum(mu.real, 0.0) + 1j * mu.imag
         Sp = Rinv @ self.collision_superop() @ R
         energy_on = self.ancilla_hamiltonian is not None

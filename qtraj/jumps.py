@@ -292,6 +292,29 @@ def _shifted_to_moments(n: int, s: np.ndarray, q: np.ndarray, k: np.ndarray) -> 
 
 
 # --------------------------------------------------------------------------- job
+class DefectiveMatrix(ValueError):
+    """A generator that is (nearly) not diagonalisable (an exceptional point)."""
+
+
+def diagonalise(A: np.ndarray, normal: bool | None = None):
+    """(lam, V, Vinv) with A = V diag(lam) V^-1.
+
+    Normal matrices use the Schur form (V unitary, exact inverse V^dag); otherwise `eig`,
+    refused with `DefectiveMatrix` when the eigenvectors' condition number exceeds COND_LIMIT.
+    """
+    if normal is None:
+        scale2 = max(1.0, np.abs(A).max() ** 2)
+        normal = bool(np.allclose(A @ A.conj().T, A.conj().T @ A, atol=1e-13 * scale2))
+    if normal:
+        T, V = sla.schur(A, output="complex")
+        return np.diag(T).copy(), V, V.conj().T
+    lam, V = np.linalg.eig(A)
+    cond = np.linalg.cond(V)
+    if not np.isfinite(cond) or cond > COND_LIMIT:
+        raise DefectiveMatrix(f"eigenvector condition number {cond:.3g} > {COND_LIMIT:g}")
+    return lam, V, np.linalg.inv(V)
+
+
 def no_jump_propagator(H_eff: np.ndarray):
     """(lam, V, Vinv, G, normal) of -i H_eff = V diag(lam) V^-1, G = V^dag V.
 
@@ -312,20 +335,13 @@ def no_jump_propagator(H_eff: np.ndarray):
     Vinv = np.zeros((d, d), dtype=complex)
     for c in range(n_comp):
         idx = np.flatnonzero(labels == c)
-        blk = A[np.ix_(idx, idx)]
-        if normal:   # Schur form of a normal matrix is diagonal, V unitary
-            T, Vb = sla.schur(blk, output="complex")
-            lb, Vbinv = np.diag(T).copy(), Vb.conj().T
-        else:
-            lb, Vb = np.linalg.eig(blk)
-            cond = np.linalg.cond(Vb)
-            if not np.isfinite(cond) or cond > COND_LIMIT:
-                raise ValueError(
-                    f"the effective Hamiltonian is (nearly) defective (eigenvector condition "
-                    f"number {cond:.3g} > {COND_LIMIT:g}): exact jump times by "
-                    f"eigen-decomposition are not reliable for this model (an exceptional "
-                    f"point); perturb a parameter slightly")
-            Vbinv = np.linalg.inv(Vb)
+        try:
+            lb, Vb, Vbinv = diagonalise(A[np.ix_(idx, idx)], normal)
+        except DefectiveMatrix as exc:
+            raise ValueError(
+                f"the effective Hamiltonian is (nearly) defective ({exc}): exact jump times by "
+                f"eigen-decomposition are not reliable for this model (an exceptional point); "
+                f"perturb a parameter slightly") from None
         lam[idx] = lb
         V[np.ix_(idx, idx)] = Vb
         Vinv[np.ix_(idx, idx)] = Vbinv

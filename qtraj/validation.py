@@ -7,6 +7,8 @@ import numbers
 import numpy as np
 
 ATOL = 1e-10
+#: largest accepted matrix entry / rate: beyond it superoperators overflow double precision
+MAX_ENTRY = 1e100
 
 
 def as_square_matrix(a, name: str, dim: int | None = None) -> np.ndarray:
@@ -23,6 +25,9 @@ def as_square_matrix(a, name: str, dim: int | None = None) -> np.ndarray:
         raise ValueError(f"{name} has dimension {arr.shape[0]}, expected {dim}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf")
+    if arr.size and np.abs(arr).max() > MAX_ENTRY:
+        raise ValueError(f"{name} has entries of magnitude {np.abs(arr).max():.3g} > "
+                         f"{MAX_ENTRY:g}; rescale the units (products would overflow)")
     return arr
 
 
@@ -72,6 +77,8 @@ def as_rate(x, name: str, allow_zero: bool = True) -> float:
     x = float(x)
     if not np.isfinite(x):
         raise ValueError(f"{name} must be finite, got {x}")
+    if x > MAX_ENTRY:
+        raise ValueError(f"{name} = {x:.3g} is too large (> {MAX_ENTRY:g}); rescale the units")
     if x < 0 or (x == 0 and not allow_zero):
         raise ValueError(f"{name} must be {'non-negative' if allow_zero else 'positive'}, got {x}")
     return x

@@ -1,6 +1,5 @@
 """Ensemble driver: stopping rules, checkpoint/resume (incl. SIGKILL), backends incl. dask."""
 
-import os
 import signal
 import subprocess
 import sys

@@ -2,7 +2,6 @@
 ValueError/TypeError, never a crash, a hang or NaN results."""
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
