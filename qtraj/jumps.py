@@ -171,8 +171,9 @@ def _accumulate(x, first, k_ref, s_acc, q_acc, i, j):
 
 @njit(cache=True, nogil=True)
 def _jump_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, cum0, kets0, times, e_step,
-                e_diag, e_dense, e_isdiag, key, start, stop, store_states, keep_jumps, rho_s, rho_q, rho_k,
-                e_s, e_q, e_k, counts, counts_sq):
+                e_diag, e_dense, e_isdiag, chan_energy, chan_bath, key, start, stop,
+                store_states, keep_jumps, rho_s, rho_q, rho_k, e_s, e_q, e_k, h_s, h_q, h_k,
+                counts, counts_sq):
     """Trajectories start..stop-1.
 
     At each output time the state is renormalised (c -> c(T)/sqrt(n(T)), threshold
@@ -190,6 +191,8 @@ def _jump_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, cum0, kets0,
     work = np.empty(d, np.complex128)
     tmp = np.empty(d, np.complex128)
     cnt = np.zeros(K, np.int64)
+    nb = h_s.shape[0]
+    heat = np.zeros(max(nb, 1))
     weights = np.empty(K)
     cap = 16 if keep_jumps else 1
     j_traj = np.empty(cap, np.int64)
@@ -206,6 +209,7 @@ def _jump_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, cum0, kets0,
         tref = times[0]
         r = next_open(s)
         cnt[:] = 0
+        heat[:] = 0.0
         for it in range(nt):
             T = times[it]
             while True:
@@ -241,6 +245,7 @@ def _jump_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, cum0, kets0,
                 tref = tj
                 r = next_open(s)
                 cnt[k] += 1
+                heat[chan_bath[k]] += chan_energy[k]
                 if keep_jumps:
                     if nrec == j_time.shape[0]:
                         j_traj = np.concatenate((j_traj, np.empty(nrec, np.int64)))
@@ -278,6 +283,8 @@ def _jump_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, cum0, kets0,
                         x += psi[i].conjugate() * y
                     idense += 1
                 _accumulate(x, first, e_k, e_s, e_q, m, it)
+            for b in range(nb):   # heat from each bath up to T, counted jump by jump
+                _accumulate(complex(heat[b], 0.0), first, h_k, h_s, h_q, b, it)
         for k in range(K):
             counts[k] += cnt[k]
             counts_sq[k] += cnt[k] * cnt[k]
@@ -390,6 +397,8 @@ class JumpJob:
     key: np.ndarray
     store_states: bool = True
     keep_jumps: bool = False
+    chan_energy: np.ndarray | None = None    # energy each jump moves into the system
+    chan_bath: np.ndarray | None = None      # bath index of each channel
     block_size: int = 64
 
     def __post_init__(self):
@@ -404,18 +413,32 @@ class JumpJob:
             *_csc_stack(self.Ls), self.cum0, self.kets0, self.times,
             np.exp(np.outer(np.diff(self.times), self.lam)),
             np.array([np.diag(e) for e in self.eops[isdiag]]).reshape(-1, d),
-            np.ascontiguousarray(self.eops[~isdiag]).reshape(-1, d, d), isdiag)
+            np.ascontiguousarray(self.eops[~isdiag]).reshape(-1, d, d), isdiag,
+            *self._heat_args())
+
+    def _heat_args(self):
+        K = self.Ls.shape[0]
+        if self.chan_energy is None:
+            return np.zeros(K), np.zeros(K, np.int64)
+        return (np.nan_to_num(np.asarray(self.chan_energy, float)),
+                np.asarray(self.chan_bath, np.int64))
+
+    @property
+    def n_baths(self) -> int:
+        return 0 if self.chan_bath is None or not len(self.chan_bath) else \
+            int(np.max(self.chan_bath)) + 1
 
     def run_block(self, start: int, stop: int) -> dict:
         d, nt, ne, K = self.lam.shape[0], self.times.shape[0], self.eops.shape[0], self.Ls.shape[0]
         shape_rho = (nt, d * d) if self.store_states else (0, 0)
         rho_s, rho_q, rho_k = (np.zeros(shape_rho, complex) for _ in range(3))
         e_s, e_q, e_k = (np.zeros((ne, nt), complex) for _ in range(3))
+        h_s, h_q, h_k = (np.zeros((self.n_baths, nt), complex) for _ in range(3))
         counts = np.zeros(K, np.int64)
         counts_sq = np.zeros(K, np.int64)
         jt, jtime, jc = _jump_block(self.lam, *self._kernel_args, self.key, start, stop,
                                     self.store_states, self.keep_jumps, rho_s, rho_q, rho_k,
-                                    e_s, e_q, e_k, counts, counts_sq)
+                                    e_s, e_q, e_k, h_s, h_q, h_k, counts, counts_sq)
         n = stop - start
         out = {"counts": counts, "counts_sq": counts_sq}
         if self.store_states:
@@ -423,6 +446,8 @@ class JumpJob:
                                              rho_k.reshape(nt, d, d))
         if ne:
             out["expect"] = _shifted_to_moments(n, e_s, e_q, e_k)
+        if self.n_baths:
+            out["heat"] = _shifted_to_moments(n, h_s, h_q, h_k)
         if self.keep_jumps:
             out["jumps"] = np.stack([jt, jc]).astype(np.int64), jtime
         return out
@@ -455,7 +480,11 @@ def mcsolve(model, state0, times, ntraj: int, seed=0, n_jobs: int = 1, e_ops=Non
     Returns an EnsembleResult with `mean`/`stderr` (trajectory-averaged density matrix at
     `times` and its standard error; None if store_states=False), `expect`/`expect_stderr` for
     `e_ops` (list of (d, d) arrays), and records "jump_counts" (mean number of jumps per channel
-    over [times[0], times[-1]]) with "jump_counts_stderr".  With keep_jumps=True, records
+    over [times[0], times[-1]]) with "jump_counts_stderr".  Heat counted jump by jump (each
+    jump of a channel moves `Lindblad.channel_energies()` into the system): "heat" (per bath,
+    ordered as `result.meta["baths"]`, over the window), "heat_cumulative" (per bath and
+    output time) and "heat_current" (= heat / duration), each with "_stderr"; NaN for a bath
+    whose jump energies are undefined.  With keep_jumps=True, records
     "jump_traj", "jump_time", "jump_channel" list every jump (memory grows with ntraj).
 
     Stopping: `ntraj` is the maximum; `target_stderr` stops once the largest standard error of
@@ -481,8 +510,10 @@ def mcsolve(model, state0, times, ntraj: int, seed=0, n_jobs: int = 1, e_ops=Non
     Ls = model.jump_operators()
     if not store_states and not len(eops) and target_stderr is not None:
         raise ValueError("target_stderr needs e_ops or store_states=True")
+    energies = model.channel_energies()
+    bath_index = np.array([model.baths.index(c.bath) for c in model.channels], dtype=np.int64)
     job = JumpJob(lam, V, Vinv, G, normal, Ls, cum0, kets0, times, eops, key,
-                  bool(store_states), bool(keep_jumps))
+                  bool(store_states), bool(keep_jumps), energies, bath_index)
     total, info = run_ensemble(job, ntraj, n_jobs=n_jobs, backend=backend,
                                batch_size=batch_size, progress=progress,
                                target_stderr=target_stderr, stderr_fn=_largest_stderr,
@@ -517,10 +548,22 @@ def _to_result(total, info, model, times, eops, ss, ntraj, keep_jumps) -> Ensemb
         expect, expect_se = total["expect"].mean, total["expect"].stderr
         if all(np.allclose(e, e.conj().T) for e in eops):
             expect, expect_se = expect.real.copy(), expect_se.real.copy()
+    if "heat" in total:
+        # baths with a channel whose jump energy is undefined get NaN (never a silent guess)
+        undefined = np.array([any(np.isnan(e) for e, c in zip(model.channel_energies(),
+                                                                model.channels) if c.bath == b)
+                              for b in model.baths])
+        hm = np.where(undefined[:, None], np.nan, total["heat"].mean.real)
+        hs = np.where(undefined[:, None], np.nan, total["heat"].stderr.real)
+        dur = times[-1] - times[0]
+        records.update({"heat_cumulative": hm, "heat_cumulative_stderr": hs,
+                        "heat": hm[:, -1], "heat_stderr": hs[:, -1],
+                        "heat_current": hm[:, -1] / dur if dur > 0 else hm[:, -1] * np.nan,
+                        "heat_current_stderr": hs[:, -1] / dur if dur > 0 else hs[:, -1] * np.nan})
     if keep_jumps:
         idx, tj = total["jumps"]
         records.update({"jump_traj": idx[0], "jump_channel": idx[1], "jump_time": tj})
-    meta = dict(info, solver="mcsolve", channels=[c.name or f"{c.bath}:{k}" for k, c in
+    meta = dict(info, solver="mcsolve", baths=list(model.baths), channels=[c.name or f"{c.bath}:{k}" for k, c in
                                                   enumerate(model.channels)])
     return EnsembleResult(times=times, mean=mean, stderr=stderr, ntraj=n, seed=seed_info(ss),
                           expect=expect, expect_stderr=expect_se, records=records, meta=meta)

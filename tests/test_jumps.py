@@ -134,3 +134,27 @@ def test_defective_effective_hamiltonian_is_refused():
     L = qt.Lindblad(H, [qt.Channel(op.sigma_minus(), g)])
     with pytest.raises(ValueError, match="defective"):
         qt.mcsolve(L, op.basis(2, 1), [0, 1], ntraj=4, progress=False)
+
+
+def test_heat_counted_from_jumps_matches_integrated_heat_current():
+    H = 0.5 * op.sigma_z()
+    L = qt.Lindblad(H, [qt.Channel(op.sigma_minus(), 1.0, "hot"),
+                        qt.Channel(op.sigma_plus(), 0.5, "hot"),
+                        qt.Channel(op.sigma_minus(), 0.3, "cold"),
+                        qt.Channel(op.sigma_plus(), 0.05, "cold")])
+    times = np.linspace(0, 8, 5)
+    res = qt.mcsolve(L, op.basis(2, 1), times, 8000, seed=1, progress=False)
+    fine = np.linspace(0, 8, 8001)
+    J = np.array([[qt.heat_currents(L, r)[b] for b in res.meta["baths"]]
+                  for r in qt.mesolve(L, op.basis(2, 1), fine)])
+    cumulative = np.array([np.trapezoid(J[: 2000 * i + 1], fine[: 2000 * i + 1], axis=0)
+                           for i in range(5)]).T
+    z = zscore(res["heat_cumulative"][:, 1:], res["heat_cumulative_stderr"][:, 1:],
+               cumulative[:, 1:])
+    assert np.max(np.abs(z)) < 4
+    assert res.meta["baths"] == ["hot", "cold"]
+    assert np.allclose(res["heat_current"], res["heat"] / 8)
+    # undefined jump energy (operator mixing different gaps): NaN, never a guess
+    L2 = qt.Lindblad(H, [qt.Channel(op.sigma_x(), 1.0, "odd"), qt.Channel(op.sigma_minus(), 1.0)])
+    r2 = qt.mcsolve(L2, op.basis(2, 1), [0, 1], 50, seed=1, progress=False)
+    assert np.isnan(r2["heat"][0]) and np.isfinite(r2["heat"][1])

@@ -23,7 +23,7 @@ def test_save_load_round_trip(tmp_path):
         assert np.array_equal(getattr(back, k), getattr(res, k))
     assert back.keys() == res.keys()
     for k in res.keys():
-        assert np.array_equal(back[k], res[k])
+        assert np.array_equal(back[k], res[k], equal_nan=True)
     assert back.ntraj == 200 and back.seed == res.seed
     assert back.meta["solver"] == "mcsolve"
     assert np.array_equal(qt.load(tmp_path / "run").mean, res.mean)  # a run directory
