@@ -227,6 +227,9 @@ def run_ensemble(job, ntraj: int, n_jobs: int = 1, backend: str = "loky",
                 raise ValueError(f"the checkpoint in {out_dir} belongs to a different run "
                                  "(model, times, seed or options differ)")
             next_block, done = st["next_block"], st["ntraj_done"]
+            if done > ntraj:
+                raise ValueError(f"the checkpoint in {out_dir} already holds {done} "
+                                 f"trajectories, more than ntraj = {ntraj}")
             if st.get("finished") and st["ntraj_max"] == ntraj:
                 return total, dict(st["info"], resumed=True)
     n_blocks = math.ceil(ntraj / bs)
