@@ -107,7 +107,8 @@ def cmd_run(args) -> int:
     table = prepared.observables(res)
     res.meta.update(scenario=sc.name, parameters=params)
     summary = {"scenario": sc.name, "parameters": params, "ntraj": res.ntraj,
-               "seed": res.seed, "times": res.times.tolist(),
+               "seed": res.seed,
+               "times": None if res.times is None else np.asarray(res.times).tolist(),
                "stop_reason": res.meta.get("stop_reason"),
                "target_stderr": target, "target_reached": res.meta.get("target_reached"),
                "wall_time": res.meta.get("wall_time"), "estimates": {}, "stderr": {},
