@@ -326,3 +326,13 @@ def test_shot_by_shot_longer_array():
     res = m.simulate_array(5, 6_000_000, seed=51, n_jobs=2)
     for j in range(5):
         assert _maxz(res["output_state"][j], res["output_state_stderr"][j], traj[j]) < 4
+
+
+def test_machine_kernel_entry_point_is_the_method_and_reproducible():
+    from qtraj import machine_kernel
+    m = Machine(**FIG2, beta2=0.24, rho_a=atom_state(0.75))
+    a = machine_kernel.simulate_machine(m, 100000, seed=3, ntraj=4)
+    b = m.simulate(100000, seed=3, ntraj=4, n_jobs=2, backend="threading")
+    assert np.array_equal(a["pi_m"], b["pi_m"])
+    assert np.array_equal(a["output_kick"], b["output_kick"])
+    assert machine_kernel.default_burn_in(m) > 0
