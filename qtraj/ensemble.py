@@ -48,6 +48,8 @@ BACKENDS = ("loky", "threading", "sequential", "dask")
 CHECKPOINT = "checkpoint.npz"
 #: default upper bound on blocks per worker task (keeps tasks short and stops responsive)
 MAX_TASK_BLOCKS = 64
+#: bound on the size of one task's returned block reductions (jobs report `block_bytes`)
+TASK_RESULT_BYTES = 64 * 2**20
 
 
 def _run_batch(job, blocks: list[tuple[int, int]]) -> list[dict]:
@@ -192,7 +194,8 @@ def run_ensemble(job, ntraj: int, n_jobs: int = 1, backend: str = "loky",
                  scheduler: str | None = None) -> tuple[dict, dict[str, Any]]:
     """Run up to `ntraj` trajectories of `job`; return (merged reductions, run information).
 
-    batch_size : trajectories per worker task (rounded up to a multiple of job.block_size);
+    batch_size : trajectories per worker task (rounded up to a multiple of job.block_size,
+        and capped so that a task's block reductions stay below TASK_RESULT_BYTES);
         default: about four tasks per worker.
     target_stderr, stderr_fn : stop after the first block where stderr_fn(total) <= target.
     timeout : stop (after the current block) once this many seconds have passed.
@@ -238,6 +241,9 @@ def run_ensemble(job, ntraj: int, n_jobs: int = 1, backend: str = "loky",
         per_task = min(MAX_TASK_BLOCKS, max(1, math.ceil((n_blocks - next_block) / (4 * workers))))
     else:
         per_task = max(1, math.ceil(as_count(batch_size, "batch_size") / bs))
+    # a task returns one reduction per block: bound the memory a task's result holds
+    per_task = min(per_task, max(1, int(TASK_RESULT_BYTES // max(1, getattr(job, "block_bytes",
+                                                                            0) or 1))))
 
     def batch_iter():   # lazy: a large ntraj maximum (with target_stderr) costs nothing
         for first in range(next_block, n_blocks, per_task):

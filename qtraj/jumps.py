@@ -80,12 +80,24 @@ def _jump_time(c, lam, G, normal, r, a, b, tref, work):
 
     Safeguarded Newton on log n(t) - log r, started at a.  For a normal H_eff, log n(t) is
     convex, so the iterates increase monotonically to the root (quadratic convergence); in
-    general, steps leaving the bracket fall back to bisection.
+    general, steps leaving the bracket fall back to bisection.  `work` is scratch: callers
+    recompute c(t) at the root.
     """
     logr = math.log(r)
     t = a
     for _ in range(200):
-        n, dn = _norm_and_slope(c, lam, G, normal, t - tref, work)
+        if normal:   # n(t) = sum_i |c_i|^2 exp(2 Re lam_i dt): real exponentials only
+            n = 0.0
+            dn = 0.0
+            dt = t - tref
+            for i in range(c.shape[0]):
+                if c[i] != 0:
+                    g = 2.0 * lam[i].real
+                    x = (c[i].real ** 2 + c[i].imag ** 2) * math.exp(g * dt)
+                    n += x
+                    dn += g * x
+        else:
+            n, dn = _norm_and_slope(c, lam, G, normal, t - tref, work)
         if n <= 0.0:
             b = t
             t = 0.5 * (a + b)
@@ -169,9 +181,30 @@ def _accumulate(x, first, k_ref, s_acc, q_acc, i, j):
     q_acc[i, j] += complex(y.real * y.real, y.imag * y.imag)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _expected_jump_energy(Ld, Li, Lpk, Hm, psi, Lpsi, wk, hpsi, u):
+    """Heat of one jump of channel L from the normalised pre-jump ket psi (Lpsi = L psi,
+    wk = |L psi|^2): q = (<L psi|H|L psi> - Re <L H psi|L psi>) / wk.
+
+    Its mean over jumps is Tr[H D[L](rho)] per unit time, for any L (not only eigenoperators of
+    H, for which q is the fixed transition energy): rate x q = <L^dag H L> - Re <H L^dag L>."""
+    d = psi.shape[0]
+    _matvec(Hm, psi, hpsi)
+    _csc_matvec(Ld, Li, Lpk, hpsi, u)
+    a = 0.0
+    b = 0.0
+    for i in range(d):
+        s = 0j
+        for j in range(d):
+            s += Hm[i, j] * Lpsi[j]
+        a += (Lpsi[i].conjugate() * s).real
+        b += (u[i].conjugate() * Lpsi[i]).real
+    return (a - b) / wk
+
+
 @njit(cache=True, nogil=True)
 def _jump_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, cum0, kets0, times, e_step,
-                e_diag, e_dense, e_isdiag, chan_energy, chan_bath, key, start, stop,
+                e_diag, e_dense, e_isdiag, chan_energy, chan_bath, heat_H, key, start, stop,
                 store_states, keep_jumps, rho_s, rho_q, rho_k, e_s, e_q, e_k, h_s, h_q, h_k,
                 counts, counts_sq):
     """Trajectories start..stop-1.
@@ -180,7 +213,8 @@ def _jump_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, cum0, kets0,
     r -> r/n(T)), an exact rewrite that keeps numbers O(1) and lets consecutive outputs use the
     precomputed factors e_step[it] = exp(lam (times[it+1] - times[it])).  Accumulates shifted
     sums into rho_*/e_* and jump counts into counts/counts_sq; returns (traj, time, channel)
-    of every jump if keep_jumps.
+    of every jump if keep_jumps.  Heat: each jump adds chan_energy[k] to its bath, or, when
+    heat_H is a (d, d) matrix (not (0, 0)), the state-dependent `_expected_jump_energy`.
     """
     d = lam.shape[0]
     nt = times.shape[0]
@@ -190,6 +224,9 @@ def _jump_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, cum0, kets0,
     psi = np.empty(d, np.complex128)
     work = np.empty(d, np.complex128)
     tmp = np.empty(d, np.complex128)
+    hpsi = np.empty(d, np.complex128)
+    tmp2 = np.empty(d, np.complex128)
+    state_heat = heat_H.shape[0] > 0
     cnt = np.zeros(K, np.int64)
     nb = h_s.shape[0]
     heat = np.zeros(max(nb, 1))
@@ -238,6 +275,10 @@ def _jump_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, cum0, kets0,
                 k = _sample_index(weights, next_double(s) * tot)
                 _csc_matvec(Ld, Li, Lp[k], psi, tmp)
                 wk = weights[k] - (weights[k - 1] if k > 0 else 0.0)
+                if state_heat:
+                    q = _expected_jump_energy(Ld, Li, Lp[k], heat_H, psi, tmp, wk, hpsi, tmp2)
+                else:
+                    q = chan_energy[k]
                 scale = 1.0 / math.sqrt(wk)
                 for i in range(d):
                     psi[i] = tmp[i] * scale
@@ -245,7 +286,7 @@ def _jump_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, cum0, kets0,
                 tref = tj
                 r = next_open(s)
                 cnt[k] += 1
-                heat[chan_bath[k]] += chan_energy[k]
+                heat[chan_bath[k]] += q
                 if keep_jumps:
                     if nrec == j_time.shape[0]:
                         j_traj = np.concatenate((j_traj, np.empty(nrec, np.int64)))
@@ -400,6 +441,7 @@ class JumpJob:
     chan_energy: np.ndarray | None = None    # energy each jump moves into the system
     chan_bath: np.ndarray | None = None      # bath index of each channel
     block_size: int = 64
+    heat_H: np.ndarray | None = None         # set: state-dependent jump heat (heat="expected")
 
     def __post_init__(self):
         """Kernel-side forms (derived data, not part of the job's identity): CSC matrices
@@ -417,11 +459,20 @@ class JumpJob:
             *self._heat_args())
 
     def _heat_args(self):
-        K = self.Ls.shape[0]
+        K, d = self.Ls.shape[0], self.lam.shape[0]
+        hH = np.zeros((0, 0), complex) if self.heat_H is None else \
+            np.ascontiguousarray(self.heat_H, dtype=complex).reshape(d, d)
         if self.chan_energy is None:
-            return np.zeros(K), np.zeros(K, np.int64)
+            return np.zeros(K), np.zeros(K, np.int64), hH
         return (np.nan_to_num(np.asarray(self.chan_energy, float)),
-                np.asarray(self.chan_bath, np.int64))
+                np.asarray(self.chan_bath, np.int64), hH)
+
+    @property
+    def block_bytes(self) -> int:
+        """Size of one block's reductions (three complex accumulators per recorded number)."""
+        nt, d = self.times.shape[0], self.lam.shape[0]
+        n = (nt * d * d if self.store_states else 0) + nt * (self.eops.shape[0] + self.n_baths)
+        return 3 * 16 * n
 
     @property
     def n_baths(self) -> int:
@@ -474,7 +525,7 @@ def mcsolve(model, state0, times, ntraj: int, seed=0, n_jobs: int = 1, e_ops=Non
             keep_jumps: bool = False, progress: bool | None = None,
             target_stderr: float | None = None, timeout: float | None = None,
             out=None, resume: bool = False, scheduler: str | None = None,
-            checkpoint_every: float = 10.0) -> EnsembleResult:
+            checkpoint_every: float = 10.0, heat: str = "transition") -> EnsembleResult:
     """Quantum-jump ensemble of `model` (a Lindblad) from `state0` (ket or density matrix).
 
     Returns an EnsembleResult with `mean`/`stderr` (trajectory-averaged density matrix at
@@ -484,7 +535,12 @@ def mcsolve(model, state0, times, ntraj: int, seed=0, n_jobs: int = 1, e_ops=Non
     jump of a channel moves `Lindblad.channel_energies()` into the system): "heat" (per bath,
     ordered as `result.meta["baths"]`, over the window), "heat_cumulative" (per bath and
     output time) and "heat_current" (= heat / duration), each with "_stderr"; NaN for a bath
-    whose jump energies are undefined.  With keep_jumps=True, records
+    whose jump energies are undefined.  heat="expected" instead gives each jump of channel k
+    from the ket psi the heat q_k = (<L_k psi|H|L_k psi> - Re<L_k H psi|L_k psi>)/|L_k psi|^2,
+    whose mean is exactly the integral of Tr[H D_k(rho)] for every channel, also those that are
+    not eigenoperators of H (e.g. local dissipators); for eigenoperators q_k is the transition
+    energy.  It is an unbiased estimator of the mean heat, not a physical per-jump energy.
+    With keep_jumps=True, records
     "jump_traj", "jump_time", "jump_channel" list every jump (memory grows with ntraj).
 
     Stopping: `ntraj` is the maximum; `target_stderr` stops once the largest standard error of
@@ -510,16 +566,20 @@ def mcsolve(model, state0, times, ntraj: int, seed=0, n_jobs: int = 1, e_ops=Non
     Ls = model.jump_operators()
     if not store_states and not len(eops) and target_stderr is not None:
         raise ValueError("target_stderr needs e_ops or store_states=True")
+    if heat not in ("transition", "expected"):
+        raise ValueError(f"heat must be 'transition' or 'expected', got {heat!r}")
     energies = model.channel_energies()
     bath_index = np.array([model.baths.index(c.bath) for c in model.channels], dtype=np.int64)
     job = JumpJob(lam, V, Vinv, G, normal, Ls, cum0, kets0, times, eops, key,
-                  bool(store_states), bool(keep_jumps), energies, bath_index)
+                  bool(store_states), bool(keep_jumps), energies, bath_index,
+                  heat_H=model.H if heat == "expected" else None)
     total, info = run_ensemble(job, ntraj, n_jobs=n_jobs, backend=backend,
                                batch_size=batch_size, progress=progress,
                                target_stderr=target_stderr, stderr_fn=_largest_stderr,
                                timeout=timeout, out=out, resume=resume, scheduler=scheduler,
                                checkpoint_every=checkpoint_every)
-    res = _to_result(total, info, model, times, eops, ss, info["ntraj"], keep_jumps)
+    res = _to_result(total, info, model, times, eops, ss, info["ntraj"], keep_jumps,
+                     heat == "expected")
     if out is not None:
         from pathlib import Path
         res.save(Path(out) / "result.npz")
@@ -535,7 +595,8 @@ def _largest_stderr(total: dict) -> float:
     return float(max(np.max(se.real), np.max(se.imag)))
 
 
-def _to_result(total, info, model, times, eops, ss, ntraj, keep_jumps) -> EnsembleResult:
+def _to_result(total, info, model, times, eops, ss, ntraj, keep_jumps,
+               expected_heat=False) -> EnsembleResult:
     n = ntraj
     counts = total["counts"].astype(float)
     cmean = counts / n
@@ -550,8 +611,9 @@ def _to_result(total, info, model, times, eops, ss, ntraj, keep_jumps) -> Ensemb
             expect, expect_se = expect.real.copy(), expect_se.real.copy()
     if "heat" in total:
         # baths with a channel whose jump energy is undefined get NaN (never a silent guess)
-        undefined = np.array([any(np.isnan(e) for e, c in zip(model.channel_energies(),
-                                                                model.channels) if c.bath == b)
+        undefined = np.array([not expected_heat and
+                              any(np.isnan(e) for e, c in zip(model.channel_energies(),
+                                                              model.channels) if c.bath == b)
                               for b in model.baths])
         hm = np.where(undefined[:, None], np.nan, total["heat"].mean.real)
         hs = np.where(undefined[:, None], np.nan, total["heat"].stderr.real)
@@ -563,7 +625,8 @@ def _to_result(total, info, model, times, eops, ss, ntraj, keep_jumps) -> Ensemb
     if keep_jumps:
         idx, tj = total["jumps"]
         records.update({"jump_traj": idx[0], "jump_channel": idx[1], "jump_time": tj})
-    meta = dict(info, solver="mcsolve", baths=list(model.baths), channels=[c.name or f"{c.bath}:{k}" for k, c in
+    meta = dict(info, solver="mcsolve", heat="expected" if expected_heat else "transition",
+                baths=list(model.baths), channels=[c.name or f"{c.bath}:{k}" for k, c in
                                                   enumerate(model.channels)])
     return EnsembleResult(times=times, mean=mean, stderr=stderr, ntraj=n, seed=seed_info(ss),
                           expect=expect, expect_stderr=expect_se, records=records, meta=meta)

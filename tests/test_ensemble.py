@@ -109,3 +109,14 @@ def test_dask_local_cluster_gives_identical_numbers():
 def test_bad_run_options(kwargs, msg):
     with pytest.raises(ValueError, match=msg):
         qt.mcsolve(_model(), op.basis(3, 0), TIMES, ntraj=10, progress=False, **kwargs)
+
+
+def test_task_results_are_memory_bounded():
+    """Large states: fewer blocks per worker task, so a task's reductions stay small."""
+    from qtraj.ensemble import TASK_RESULT_BYTES
+    L = random_lindblad(d=24, n_channels=1, seed=2)
+    res = qt.mcsolve(L, op.basis(24, 0), np.linspace(0, 0.2, 101), ntraj=128, seed=1,
+                     batch_size=64 * 64, progress=False)
+    per_block = 3 * 16 * 101 * 24 * 24
+    blocks_per_task = res.meta["batch_size"] // res.meta["block_size"]
+    assert 1 <= blocks_per_task <= TASK_RESULT_BYTES // per_block < 64
