@@ -440,7 +440,7 @@ class JumpJob:
     keep_jumps: bool = False
     chan_energy: np.ndarray | None = None    # energy each jump moves into the system
     chan_bath: np.ndarray | None = None      # bath index of each channel
-    block_size: int = 64
+    block_size: int = 256
     heat_H: np.ndarray | None = None         # set: state-dependent jump heat (heat="expected")
 
     def __post_init__(self):
