@@ -74,7 +74,24 @@ def _norm_and_slope(c, lam, G, normal, dt, work):
     return _norm(work, lam, G, normal)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
+def _norm_normal(c, lam, dt):
+    """n and dn/dt for a normal H_eff: n(t) = sum_i |c_i|^2 exp(2 Re lam_i dt) (real
+    exponentials only; none at dt = 0)."""
+    n = 0.0
+    dn = 0.0
+    for i in range(c.shape[0]):
+        if c[i] != 0:
+            g = 2.0 * lam[i].real
+            x = c[i].real ** 2 + c[i].imag ** 2
+            if dt != 0.0:
+                x *= math.exp(g * dt)
+            n += x
+            dn += g * x
+    return n, dn
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _jump_time(c, lam, G, normal, r, a, b, tref, work):
     """Root of n(t) = r in [a, b], where n(a) > r >= n(b) (absolute times).
 
@@ -86,16 +103,8 @@ def _jump_time(c, lam, G, normal, r, a, b, tref, work):
     logr = math.log(r)
     t = a
     for _ in range(200):
-        if normal:   # n(t) = sum_i |c_i|^2 exp(2 Re lam_i dt): real exponentials only
-            n = 0.0
-            dn = 0.0
-            dt = t - tref
-            for i in range(c.shape[0]):
-                if c[i] != 0:
-                    g = 2.0 * lam[i].real
-                    x = (c[i].real ** 2 + c[i].imag ** 2) * math.exp(g * dt)
-                    n += x
-                    dn += g * x
+        if normal:
+            n, dn = _norm_normal(c, lam, t - tref)
         else:
             n, dn = _norm_and_slope(c, lam, G, normal, t - tref, work)
         if n <= 0.0:
@@ -158,6 +167,19 @@ def _csc_matvec(data, indices, indptr, x, out):
         if xj == 0:
             continue
         for p in range(indptr[j], indptr[j + 1]):
+            out[indices[p]] += data[p] * xj
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _csc_matvec_k(data, indices, indptr, k, x, out):
+    """out = A_k @ x for a CSC stack (indptr of shape (K, d + 1)); no view is created."""
+    for i in range(out.shape[0]):
+        out[i] = 0
+    for j in range(x.shape[0]):
+        xj = x[j]
+        if xj == 0:
+            continue
+        for p in range(indptr[k, j], indptr[k, j + 1]):
             out[indices[p]] += data[p] * xj
 
 
@@ -254,6 +276,10 @@ def _jump_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, cum0, kets0,
                     for i in range(d):
                         work[i] = c[i] * e_step[it - 1, i]
                     nT = _norm(work, lam, G, normal)[0]
+                elif normal:   # real exponentials decide; c(T) only if no jump comes first
+                    nT = _norm_normal(c, lam, T - tref)[0]
+                    if nT > r:
+                        nT = _norm_and_slope(c, lam, G, normal, T - tref, work)[0]
                 else:
                     nT = _norm_and_slope(c, lam, G, normal, T - tref, work)[0]
                 if nT > r:
@@ -266,14 +292,14 @@ def _jump_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, cum0, kets0,
                     psi[i] *= scale
                 tot = 0.0
                 for k in range(K):
-                    _csc_matvec(Ld, Li, Lp[k], psi, tmp)
+                    _csc_matvec_k(Ld, Li, Lp, k, psi, tmp)
                     w = 0.0
                     for i in range(d):
                         w += tmp[i].real ** 2 + tmp[i].imag ** 2
                     tot += w
                     weights[k] = tot
                 k = _sample_index(weights, next_double(s) * tot)
-                _csc_matvec(Ld, Li, Lp[k], psi, tmp)
+                _csc_matvec_k(Ld, Li, Lp, k, psi, tmp)
                 wk = weights[k] - (weights[k - 1] if k > 0 else 0.0)
                 if state_heat:
                     q = _expected_jump_energy(Ld, Li, Lp[k], heat_H, psi, tmp, wk, hpsi, tmp2)

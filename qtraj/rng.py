@@ -62,7 +62,7 @@ def _rotl(x, k):
     return (x << uint64(k)) | (x >> uint64(64 - k))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def next_double(s):
     """Uniform double in [0, 1) (53 random bits); advances the state `s` in place."""
     result = _rotl(s[1] * uint64(5), 7) * uint64(9)
@@ -76,13 +76,13 @@ def next_double(s):
     return float(result >> uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def next_open(s):
     """Uniform double in (0, 1]."""
     return 1.0 - next_double(s)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def next_exponential(s, rate):
     """Exponential waiting time with the given rate (inf if rate == 0)."""
     if rate <= 0.0:
