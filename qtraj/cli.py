@@ -171,18 +171,13 @@ def cmd_reproduce(args) -> int:
     out = Path(args.out)
     for s in scripts:
         t0 = time.perf_counter()
-        argv = ["--out", str(out), "--n-jobs", str(args.n_jobs)] if _takes_jobs(s) else \
-            ["--out", str(out)]
+        argv = ["--out", str(out), "--n-jobs", str(args.n_jobs)]
         if args.quick:
             argv.append("--quick")
         mod = runpy.run_path(str(s))
         path = mod["main"](argv)
         print(f"{s.name:32s} -> {path}  ({time.perf_counter() - t0:.1f} s)", flush=True)
     return 0
-
-
-def _takes_jobs(script: Path) -> bool:
-    return "--n-jobs" in script.read_text()
 
 
 class _OneLineParser(argparse.ArgumentParser):

@@ -8,7 +8,17 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["figure", "save", "l1_of_mean", "mc_points", "trajectory_plot"]
+__all__ = ["run_parser", "figure", "save", "l1_of_mean", "mc_points", "trajectory_plot"]
+
+
+def run_parser(doc: str | None):
+    """Argument parser shared by the runs/ scripts: --quick, --out DIR, --n-jobs J."""
+    import argparse
+    ap = argparse.ArgumentParser(description=doc)
+    ap.add_argument("--quick", action="store_true", help="small, fast variant")
+    ap.add_argument("--out", default="results", help="output directory (PNG + data)")
+    ap.add_argument("--n-jobs", type=int, default=1, help="parallel workers")
+    return ap
 
 
 def figure(nrows: int = 1, ncols: int = 1, **kw):

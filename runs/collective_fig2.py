@@ -4,8 +4,6 @@ Exact: Eq. (5) and qt.mesolve of the same model; shot by shot: quantum-jump ense
 with 1-sigma error bars).  Writes collective_fig2.png/.npz to --out.
 """
 
-import argparse
-
 import numpy as np
 
 import qtraj as qt
@@ -14,10 +12,7 @@ from qtraj.models import collective
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results")
-    ap.add_argument("--n-jobs", type=int, default=1)
+    ap = plotting.run_parser(__doc__)
     a = ap.parse_args(argv)
     ntraj = 2000 if a.quick else 40000
     nbars = [0.5, 1.0, 2.0, 10.0]

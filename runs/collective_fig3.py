@@ -6,8 +6,6 @@ quantum-jump ensemble points.  The long-time value differs from the |gg> value b
 singlet weight is conserved (dashed: qt.steady_state with rho0).
 """
 
-import argparse
-
 import numpy as np
 
 import qtraj as qt
@@ -16,10 +14,7 @@ from qtraj.models import collective
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results")
-    ap.add_argument("--n-jobs", type=int, default=1)
+    ap = plotting.run_parser(__doc__)
     a = ap.parse_args(argv)
     ntraj = 1000 if a.quick else 20000
     nbar = 10.0

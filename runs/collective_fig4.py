@@ -5,8 +5,6 @@ steady state is not unique), the exact closed form of PHYSICS.md §1, the paper'
 the data (the exact law is not cubic), and quantum-jump ensemble estimates at a late time.
 """
 
-import argparse
-
 import numpy as np
 
 import qtraj as qt
@@ -15,10 +13,7 @@ from qtraj.models import collective
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results")
-    ap.add_argument("--n-jobs", type=int, default=1)
+    ap = plotting.run_parser(__doc__)
     a = ap.parse_args(argv)
     nbar, f0 = 10.0, 1.0
     Ns = np.arange(2, 8)

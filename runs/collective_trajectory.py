@@ -4,8 +4,6 @@ Emission jumps (J^-) lower the excitation number by one, absorption jumps (J^+) 
 between jumps the conditional state changes continuously (no-jump evolution).
 """
 
-import argparse
-
 import numpy as np
 
 import qtraj as qt
@@ -15,9 +13,7 @@ from qtraj.models import collective
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results")
+    ap = plotting.run_parser(__doc__)
     ap.add_argument("--seed", type=int, default=3)
     a = ap.parse_args(argv)
     n_atoms, nbar = 2, 1.0

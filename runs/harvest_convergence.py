@@ -15,8 +15,6 @@ Each N uses its own seed, so the points are independent.  Writes harvest_converg
 .json to --out.
 """
 
-import argparse
-
 import numpy as np
 
 from qtraj import plotting
@@ -27,10 +25,7 @@ BURN_IN, T_ENS, N_BATCHES = 20.0, 30.0, 32
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results")
-    ap.add_argument("--n-jobs", type=int, default=1)
+    ap = plotting.run_parser(__doc__)
     a = ap.parse_args(argv)
     h = HarvestScheme(pair_state_from_bath(NBAR), G_TAU, RATE, OMEGA0)
     exact = float(h.steady_state()[1, 1].real)

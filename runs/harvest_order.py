@@ -26,7 +26,6 @@ gτ <= 0.1 on points above the numerical floor (1e-11); the paper's equation is 
 unreliable from gτ = 0.3 (grey line).  Writes harvest_order.png/.npz/.json to --out.
 """
 
-import argparse
 import warnings
 
 import numpy as np
@@ -59,10 +58,7 @@ def fit_slope(gt, y):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results")
-    ap.add_argument("--n-jobs", type=int, default=1)
+    ap = plotting.run_parser(__doc__)
     a = ap.parse_args(argv)
     g_taus = np.logspace(-3, np.log10(0.6), 14 if a.quick else 40)
     data = {"g_tau": g_taus, "fit_max": FIT_MAX, "floor": FLOOR}

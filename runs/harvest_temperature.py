@@ -14,8 +14,6 @@ temperature) and (2x^2 + x)/(2 + x) < x without it (colder): the coherence is wh
 bath's heat to the qubit.  gτ = 0.8, rate p = 1.  Writes harvest_temperature.png/.npz/.json.
 """
 
-import argparse
-
 import numpy as np
 
 from qtraj import plotting
@@ -37,10 +35,7 @@ def schemes(nbar):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results")
-    ap.add_argument("--n-jobs", type=int, default=1)
+    ap = plotting.run_parser(__doc__)
     a = ap.parse_args(argv)
     nbar_fine = np.logspace(-1, 1, 61)
     nbar_mc = np.array([0.1, 0.3, 1.0, 3.0, 10.0]) if a.quick else \

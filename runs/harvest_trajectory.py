@@ -21,8 +21,6 @@ and the trajectory is a telegraph signal whose time average tends to r_e/(r_e + 
 Writes harvest_trajectory.png/.npz/.json to --out.
 """
 
-import argparse
-
 import numpy as np
 
 from qtraj import plotting
@@ -46,10 +44,7 @@ def one_path(pair, times, seed, n_jobs):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results")
-    ap.add_argument("--n-jobs", type=int, default=1)
+    ap = plotting.run_parser(__doc__)
     ap.add_argument("--seed", type=int, default=7)
     a = ap.parse_args(argv)
     t_end, dt = (60.0, 0.01) if a.quick else (150.0, 0.005)

@@ -8,8 +8,6 @@ bars.  Parameters: beta1 = 1.2, gamma0 = 0.0025, r = 2, phi = 0.02, E1 = 1.5, E2
 Writes machine_fig2a.png/.npz/.json to --out.
 """
 
-import argparse
-
 import numpy as np
 
 from qtraj import plotting
@@ -19,10 +17,7 @@ STATES = {"south (p0 = 0.75)": 0.75, "north (p0 = 0.25)": 0.25}
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results")
-    ap.add_argument("--n-jobs", type=int, default=1)
+    ap = plotting.run_parser(__doc__)
     a = ap.parse_args(argv)
     ratios = np.linspace(0.02, 1.0, 50 if a.quick else 99)
     mc_ratios = np.array([0.2, 0.6, 1.0] if a.quick else [0.1, 0.2, 0.4, 0.6, 0.8, 1.0])

@@ -4,8 +4,6 @@ and output map; the Cdot_a = 0 contour in bold; the two Fig. 2(a) atom states ma
 Parameters as Fig. 2(a).  Writes machine_fig2b.png/.npz/.json to --out.
 """
 
-import argparse
-
 import numpy as np
 
 from qtraj import plotting
@@ -14,10 +12,7 @@ from qtraj.measures import bloch_vector
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results")
-    ap.add_argument("--n-jobs", type=int, default=1)
+    ap = plotting.run_parser(__doc__)
     a = ap.parse_args(argv)
     n = 41 if a.quick else 121
     params = dict(FIG2, beta2=0.2 * FIG2["beta1"])

@@ -8,8 +8,6 @@ bath temperatures swapped.  Black dots: the incoherent fixed points, Gibbs state
 (Eq. 9).  beta1 = 1.2, gamma0 = 0.0025, r = 2, phi = 0.02.  Writes machine_fig4.png/.npz/.json.
 """
 
-import argparse
-
 import numpy as np
 
 from qtraj import plotting
@@ -25,10 +23,7 @@ def _starts(quick: bool):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results")
-    ap.add_argument("--n-jobs", type=int, default=1)
+    ap = plotting.run_parser(__doc__)
     a = ap.parse_args(argv)
     from matplotlib.collections import LineCollection
     from matplotlib.colors import LogNorm

@@ -6,8 +6,6 @@ eps_C only).  Lower panel: eps*/eps_CA - 1 (the paper's "nice agreement" is a 3-
 Writes otto_fig2.png/.npz to --out.
 """
 
-import argparse
-
 import numpy as np
 
 from qtraj import plotting
@@ -15,9 +13,7 @@ from qtraj.models.otto import eps_ca, eps_plus, optimal_cop
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results")
+    ap = plotting.run_parser(__doc__)
     a = ap.parse_args(argv)
     eC = np.geomspace(0.1, 10.0, 30 if a.quick else 120)
     opt = np.array([optimal_cop(e) for e in eC])

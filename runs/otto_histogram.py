@@ -10,8 +10,6 @@ Parameters: the chi-optimal refrigerator for beta_c = 1, beta_h = 0.5 (eps_C = 1
 gamma_c = gamma_h = 1, tau_adi = 1.  Writes otto_histogram.png/.npz/.json to --out.
 """
 
-import argparse
-
 import numpy as np
 
 from qtraj import plotting
@@ -22,10 +20,7 @@ K_CYCLES = 5
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results")
-    ap.add_argument("--n-jobs", type=int, default=1)
+    ap = plotting.run_parser(__doc__)
     a = ap.parse_args(argv)
     ntraj = 4000 if a.quick else 100000
     n_cycles = 10

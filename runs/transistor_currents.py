@@ -7,8 +7,6 @@ during the no-jump evolution.  Error bars: 1 sigma.  The paper reading has no un
 not trace preserving).  Writes transistor_currents.png/.npz to --out.
 """
 
-import argparse
-
 import numpy as np
 
 from qtraj import plotting
@@ -16,10 +14,7 @@ from qtraj.models.transistor import Transistor, sweep
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results")
-    ap.add_argument("--n-jobs", type=int, default=1)
+    ap = plotting.run_parser(__doc__)
     a = ap.parse_args(argv)
     TB = np.linspace(5.0, 330.0, 60)
     TB_mc = np.array([10.0, 60.0, 150.0, 300.0] if a.quick else

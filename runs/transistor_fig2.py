@@ -7,8 +7,6 @@ gamma0 = 1, eps1 = 10, eps2 = 7, T_E = 1/0.003, T_C = 1/0.15.
 Writes transistor_fig2.png/.npz to --out.
 """
 
-import argparse
-
 import numpy as np
 
 from qtraj import plotting
@@ -18,9 +16,7 @@ READINGS = {"lindblad": "-", "paper": "--"}
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results")
+    ap = plotting.run_parser(__doc__)
     a = ap.parse_args(argv)
     TB = np.linspace(5.0, 330.0, 40 if a.quick else 200)
     fig, axes = plotting.figure(2, 2, figsize=(10, 7))

@@ -5,8 +5,6 @@ consistent Lindblad model at 245.4.  Parameters as in Fig. 2.
 Writes transistor_fig3.png/.npz/.json to --out.
 """
 
-import argparse
-
 import numpy as np
 
 from qtraj import plotting
@@ -16,9 +14,7 @@ READINGS = {"lindblad": "-", "paper": "--"}
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results")
+    ap = plotting.run_parser(__doc__)
     a = ap.parse_args(argv)
     TB = np.linspace(5.0, 330.0, 60 if a.quick else 400)
     fig, ax = plotting.figure(figsize=(6.5, 4.2))

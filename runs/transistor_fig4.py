@@ -5,8 +5,6 @@ reading gives 1.344 and the Lindblad reading 1.893 (Fig. 3's pole is the one the
 reproduces).  Writes transistor_fig4.png/.npz/.json to --out.
 """
 
-import argparse
-
 import numpy as np
 
 from qtraj import plotting
@@ -16,9 +14,7 @@ READINGS = {"lindblad": "-", "paper": "--"}
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results")
+    ap = plotting.run_parser(__doc__)
     a = ap.parse_args(argv)
     GB = np.linspace(0.05, 5.0, 50 if a.quick else 250)
     fig, axes = plotting.figure(1, 3, figsize=(14, 4))

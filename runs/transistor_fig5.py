@@ -4,8 +4,6 @@ dashed: paper).  Dephasing destroys the coherence and with it the amplification.
 Writes transistor_fig5.png/.npz to --out.
 """
 
-import argparse
-
 import numpy as np
 
 from qtraj import plotting
@@ -15,9 +13,7 @@ READINGS = {"lindblad": "-", "paper": "--"}
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results")
+    ap = plotting.run_parser(__doc__)
     a = ap.parse_args(argv)
     g0 = np.linspace(0.0, 5.0, 40 if a.quick else 200)
     fig, axes = plotting.figure(1, 2, figsize=(10, 4))
