@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .jumps import (_accumulate, _jump_time, _matvec, _matvec_k, _norm_and_slope,
+from .jumps import (_accumulate, _draw_initial, _jump_time, _matvec, _matvec_k, _norm_and_slope,
                     _sample_index)
 from .rng import next_double, next_exponential, next_open, stream_state
 
@@ -191,9 +191,7 @@ def _pure_block(lam, V, Vinv, G, normal, has_jumps, evolves, Ls, cum0, kets0, ti
     for traj in range(start, stop):
         s = stream_state(key, traj)
         first = traj == start
-        i0 = _sample_index(cum0, next_double(s) * cum0[-1])
-        for i in range(d):
-            psi[i] = kets0[i0, i]
+        _draw_initial(cum0, kets0, s, psi)
         _matvec(Vinv, psi, c)
         tref = times[0]
         rj = next_open(s) if has_jumps else 0.0

@@ -184,6 +184,14 @@ def _csc_matvec_k(data, indices, indptr, k, x, out):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _draw_initial(cum0, kets0, s, psi):
+    """psi <- a ket of the initial mixture, drawn with its weight (cum0: cumulative weights)."""
+    i0 = _sample_index(cum0, next_double(s) * cum0[-1])
+    for i in range(psi.shape[0]):
+        psi[i] = kets0[i0, i]
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _sample_index(cum, u):
     """Index i with cum[i-1] <= u < cum[i] (cum increasing, last entry the total)."""
     for i in range(cum.shape[0]):
@@ -261,9 +269,7 @@ def _jump_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, cum0, kets0,
     for traj in range(start, stop):
         s = stream_state(key, traj)
         first = traj == start
-        i0 = _sample_index(cum0, next_double(s) * cum0[-1])
-        for i in range(d):
-            psi[i] = kets0[i0, i]
+        _draw_initial(cum0, kets0, s, psi)
         _csc_matvec(Wd, Wi, Wp, psi, c)
         tref = times[0]
         r = next_open(s)

@@ -31,7 +31,7 @@ from numba import njit
 
 from .deterministic import NonUniqueSteadyState, _null_space_dense
 from .ensemble import run_ensemble
-from .jumps import (_accumulate, _csc_matvec, _csc_stack, _expected_jump_energy,
+from .jumps import (_accumulate, _csc_matvec, _csc_stack, _draw_initial, _expected_jump_energy,
                     _initial_mixture, _jump_time, _matvec, _norm_and_slope, _sample_index,
                     _shifted_to_moments, no_jump_propagator)
 from .lindblad import Lindblad, unvec, vec
@@ -387,9 +387,7 @@ def _protocol_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, seg_k0, 
     for traj in range(start, stop):
         st = stream_state(key, traj)
         first = traj == start
-        i0 = _sample_index(cum0, next_double(st) * cum0[-1])
-        for i in range(d):
-            psi[i] = kets0[i0, i]
+        _draw_initial(cum0, kets0, st, psi)
         r = next_open(st)
         cnt[:] = 0
         heat_cum[:] = 0.0
