@@ -362,7 +362,7 @@ class CollisionModel:
                  progress: bool | None = None, store_states: bool = True,
                  target_stderr: float | None = None, timeout: float | None = None, out=None,
                  resume: bool = False, scheduler: str | None = None,
-                 checkpoint_every: float = 10.0) -> EnsembleResult:
+                 checkpoint_every: float | None = None) -> EnsembleResult:
         """Shot-by-shot ensemble from `state0` (ket or density matrix, the state at times[0]).
 
         Run options as for `qt.mcsolve`: `ntraj` is the maximum; `target_stderr` stops once

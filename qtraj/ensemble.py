@@ -190,7 +190,7 @@ def run_ensemble(job, ntraj: int, n_jobs: int = 1, backend: str = "loky",
                  unit: str = "traj", target_stderr: float | None = None,
                  stderr_fn: Callable[[dict], float] | None = None,
                  timeout: float | None = None, out: str | os.PathLike | None = None,
-                 resume: bool = False, checkpoint_every: float = 10.0,
+                 resume: bool = False, checkpoint_every: float | None = None,
                  scheduler: str | None = None) -> tuple[dict, dict[str, Any]]:
     """Run up to `ntraj` trajectories of `job`; return (merged reductions, run information).
 
@@ -200,7 +200,10 @@ def run_ensemble(job, ntraj: int, n_jobs: int = 1, backend: str = "loky",
     target_stderr, stderr_fn : stop after the first block where stderr_fn(total) <= target.
     timeout : stop (after the current block) once this many seconds have passed.
     out, resume : checkpoint directory; continue from its checkpoint when resume=True.
-    checkpoint_every : seconds between checkpoints (also written at the end and on Ctrl-C).
+    checkpoint_every : seconds between checkpoints; default None = after every worker task,
+        throttled so that writing takes at most ~10 % of the run.  Checkpoints are also
+        written at the end, on Ctrl-C and when a worker dies, so an interruption loses at most
+        the tasks in flight (and, with the throttle, the last few seconds).
     The returned info holds "ntraj" (trajectories actually merged), "stop_reason" ("ntraj",
     "target_stderr" or "timeout"), "target_reached", "wall_time" and the parallel settings.
     """
@@ -270,6 +273,7 @@ def run_ensemble(job, ntraj: int, n_jobs: int = 1, backend: str = "loky",
 
     bar = _progress_bar(progress, ntraj, unit, initial=done)
     last_ckpt = time.perf_counter()
+    ckpt_cost = 0.0
     stop = _InterruptFlag()
     try:
         for res in results:
@@ -289,15 +293,21 @@ def run_ensemble(job, ntraj: int, n_jobs: int = 1, backend: str = "loky",
                 bar.update(done - bar.n)
             if reason != "ntraj":
                 break
-            if out_dir is not None and time.perf_counter() - last_ckpt > checkpoint_every:
+            since = time.perf_counter() - last_ckpt
+            if out_dir is not None and (since > checkpoint_every if checkpoint_every is not None
+                                        else since > 10 * ckpt_cost):
+                t_save = time.perf_counter()
                 _save_checkpoint(out_dir, total, state())
                 last_ckpt = time.perf_counter()
+                ckpt_cost = last_ckpt - t_save
         if stop.set:
             raise KeyboardInterrupt
     except Exception:
-        if not stop.set:       # a worker killed by the same Ctrl-C counts as the interrupt
+        if not stop.set:       # a worker died: keep what is merged, then report the error
+            if out_dir is not None and total is not None:
+                _save_checkpoint(out_dir, total, state())
             raise
-        interrupted = True
+        interrupted = True     # a worker killed by the same Ctrl-C counts as the interrupt
     except KeyboardInterrupt:
         interrupted = True
     else:

@@ -557,7 +557,7 @@ def mcsolve(model, state0, times, ntraj: int, seed=0, n_jobs: int = 1, e_ops=Non
             keep_jumps: bool = False, progress: bool | None = None,
             target_stderr: float | None = None, timeout: float | None = None,
             out=None, resume: bool = False, scheduler: str | None = None,
-            checkpoint_every: float = 10.0, heat: str = "transition") -> EnsembleResult:
+            checkpoint_every: float | None = None, heat: str = "transition") -> EnsembleResult:
     """Quantum-jump ensemble of `model` (a Lindblad) from `state0` (ket or density matrix).
 
     Returns an EnsembleResult with `mean`/`stderr` (trajectory-averaged density matrix at
@@ -578,8 +578,9 @@ def mcsolve(model, state0, times, ntraj: int, seed=0, n_jobs: int = 1, e_ops=Non
     Stopping: `ntraj` is the maximum; `target_stderr` stops once the largest standard error of
     the e_ops (or, without e_ops, of the density matrix) is below it; `timeout` in seconds.
     `result.meta` says why the run stopped and whether the target was reached.
-    `out=DIR` checkpoints the run every `checkpoint_every` seconds (and saves the result as
-    DIR/result.npz); `resume=True` continues an interrupted run.  backend: "loky", "threading", "sequential" or "dask"
+    `out=DIR` checkpoints the run after every worker task (or every `checkpoint_every`
+    seconds) and saves the result as DIR/result.npz; `resume=True` continues an interrupted
+    run.  backend: "loky", "threading", "sequential" or "dask"
     (`scheduler` = address of a dask.distributed scheduler; default an in-process cluster).
 
     Trajectory i uses its own random stream (seed, i): identical numbers for any n_jobs,

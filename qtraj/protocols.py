@@ -219,7 +219,7 @@ class Protocol:
                  batch_size: int | None = None, progress: bool | None = None,
                  target_stderr: float | None = None, timeout: float | None = None,
                  out=None, resume: bool = False, scheduler: str | None = None,
-                 checkpoint_every: float = 10.0) -> EnsembleResult:
+                 checkpoint_every: float | None = None) -> EnsembleResult:
         """Quantum-jump ensemble over n_cycles cycles from state0 (default: periodic state).
 
         Output times are the segment boundaries (`boundary_times`).  Records (each with

@@ -58,7 +58,7 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
         L = random_lindblad(d=3, n_channels=2, seed=1)
         qt.mcsolve(L, qt.operators.basis(3, 0), {TIMES}, ntraj=400000, seed=21,
                    e_ops=[np.diag([1.0, 0.0, 0.0])], batch_size=64, progress=False,
-                   out={str(out)!r}, checkpoint_every=0.0)
+                   out={str(out)!r})   # default: checkpoint after every task
     """)
     proc = subprocess.Popen([sys.executable, "-c", script])
     ckpt = out / "checkpoint.npz"
