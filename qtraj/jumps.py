@@ -155,24 +155,10 @@ def _matvec_k(A, k, x, out):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _csc_matvec(data, indices, indptr, x, out):
-    """out = A @ x for A in CSC form (indptr of length d + 1, possibly offset into data).
-
-    Column-wise, skipping x_j == 0: kets usually live in one symmetry sector, so the cost
-    is that of the sector's columns only."""
-    for i in range(out.shape[0]):
-        out[i] = 0
-    for j in range(x.shape[0]):
-        xj = x[j]
-        if xj == 0:
-            continue
-        for p in range(indptr[j], indptr[j + 1]):
-            out[indices[p]] += data[p] * xj
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _csc_matvec_k(data, indices, indptr, k, x, out):
-    """out = A_k @ x for a CSC stack (indptr of shape (K, d + 1)); no view is created."""
+def _csc_matvec(data, indices, indptr, k, x, out):
+    """out = A_k @ x for a stack of CSC matrices (shared data/indices, indptr of shape
+    (K, d + 1); no view is created).  Column-wise, skipping x_j == 0: kets usually live in
+    one symmetry sector, so the cost is that of the sector's columns only."""
     for i in range(out.shape[0]):
         out[i] = 0
     for j in range(x.shape[0]):
@@ -212,7 +198,7 @@ def _accumulate(x, first, k_ref, s_acc, q_acc, i, j):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _expected_jump_energy(Ld, Li, Lpk, Hm, psi, Lpsi, wk, hpsi, u):
+def _expected_jump_energy(Ld, Li, Lp, k, Hm, psi, Lpsi, wk, hpsi, u):
     """Heat of one jump of channel L from the normalised pre-jump ket psi (Lpsi = L psi,
     wk = |L psi|^2): q = (<L psi|H|L psi> - Re <L H psi|L psi>) / wk.
 
@@ -220,7 +206,7 @@ def _expected_jump_energy(Ld, Li, Lpk, Hm, psi, Lpsi, wk, hpsi, u):
     H, for which q is the fixed transition energy): rate x q = <L^dag H L> - Re <H L^dag L>."""
     d = psi.shape[0]
     _matvec(Hm, psi, hpsi)
-    _csc_matvec(Ld, Li, Lpk, hpsi, u)
+    _csc_matvec(Ld, Li, Lp, k, hpsi, u)
     a = 0.0
     b = 0.0
     for i in range(d):
@@ -270,7 +256,7 @@ def _jump_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, cum0, kets0,
         s = stream_state(key, traj)
         first = traj == start
         _draw_initial(cum0, kets0, s, psi)
-        _csc_matvec(Wd, Wi, Wp, psi, c)
+        _csc_matvec(Wd, Wi, Wp, 0, psi, c)
         tref = times[0]
         r = next_open(s)
         cnt[:] = 0
@@ -292,29 +278,29 @@ def _jump_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, cum0, kets0,
                     break
                 tj = _jump_time(c, lam, G, normal, r, tref, T, tref, work)
                 nj = _norm_and_slope(c, lam, G, normal, tj - tref, work)[0]
-                _csc_matvec(Vd, Vi, Vp, work, psi)
+                _csc_matvec(Vd, Vi, Vp, 0, work, psi)
                 scale = 1.0 / math.sqrt(nj)
                 for i in range(d):
                     psi[i] *= scale
                 tot = 0.0
                 for k in range(K):
-                    _csc_matvec_k(Ld, Li, Lp, k, psi, tmp)
+                    _csc_matvec(Ld, Li, Lp, k, psi, tmp)
                     w = 0.0
                     for i in range(d):
                         w += tmp[i].real ** 2 + tmp[i].imag ** 2
                     tot += w
                     weights[k] = tot
                 k = _sample_index(weights, next_double(s) * tot)
-                _csc_matvec_k(Ld, Li, Lp, k, psi, tmp)
+                _csc_matvec(Ld, Li, Lp, k, psi, tmp)
                 wk = weights[k] - (weights[k - 1] if k > 0 else 0.0)
                 if state_heat:
-                    q = _expected_jump_energy(Ld, Li, Lp[k], heat_H, psi, tmp, wk, hpsi, tmp2)
+                    q = _expected_jump_energy(Ld, Li, Lp, k, heat_H, psi, tmp, wk, hpsi, tmp2)
                 else:
                     q = chan_energy[k]
                 scale = 1.0 / math.sqrt(wk)
                 for i in range(d):
                     psi[i] = tmp[i] * scale
-                _csc_matvec(Wd, Wi, Wp, psi, c)
+                _csc_matvec(Wd, Wi, Wp, 0, psi, c)
                 tref = tj
                 r = next_open(s)
                 cnt[k] += 1
@@ -334,7 +320,7 @@ def _jump_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, cum0, kets0,
                 c[i] = work[i] * scale
             r = r / nT
             tref = T
-            _csc_matvec(Vd, Vi, Vp, c, psi)
+            _csc_matvec(Vd, Vi, Vp, 0, c, psi)
             if store_states:
                 for a in range(d):
                     for b in range(d):
@@ -442,9 +428,9 @@ def _csc(A: np.ndarray, tol: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.nd
             np.ascontiguousarray(M.indptr, dtype=np.int64))
 
 
-def _csc_stack(As: np.ndarray):
+def _csc_stack(As: np.ndarray, tol: float = 0.0):
     """CSC of a stack of matrices: shared data/indices, indptr of shape (K, d + 1)."""
-    parts = [_csc(A) for A in As]
+    parts = [_csc(A, tol) for A in As]
     offs = np.cumsum([0] + [len(p[0]) for p in parts])
     d = As.shape[1] if len(As) else 0
     data = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, complex)
@@ -483,7 +469,8 @@ class JumpJob:
         isdiag = np.array([np.count_nonzero(e - np.diag(np.diag(e))) == 0 for e in self.eops],
                           dtype=np.bool_)
         self._kernel_args = (
-            *_csc(self.V, 1e-15), *_csc(self.Vinv, 1e-15), self.G, self.normal,
+            *_csc_stack(self.V[None], 1e-15), *_csc_stack(self.Vinv[None], 1e-15), self.G,
+            self.normal,
             *_csc_stack(self.Ls), self.cum0, self.kets0, self.times,
             np.exp(np.outer(np.diff(self.times), self.lam)),
             np.array([np.diag(e) for e in self.eops[isdiag]]).reshape(-1, d),

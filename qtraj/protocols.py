@@ -406,7 +406,7 @@ def _protocol_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, seg_k0, 
                 k0 = seg_k0[sg]
                 k1 = seg_k0[sg + 1]
                 seg_x[:] = 0.0
-                _csc_matvec(Wd, Wi, Wp[sg], psi, c)
+                _csc_matvec(Wd, Wi, Wp, sg, psi, c)
                 lam_s = lam[sg]
                 G_s = G[sg]
                 nrm = normal[sg]
@@ -417,13 +417,13 @@ def _protocol_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, seg_k0, 
                         break
                     tj = _jump_time(c, lam_s, G_s, nrm, r, tref, tau, tref, work)
                     nj = _norm_and_slope(c, lam_s, G_s, nrm, tj - tref, work)[0]
-                    _csc_matvec(Vd, Vi, Vp[sg], work, psi)
+                    _csc_matvec(Vd, Vi, Vp, sg, work, psi)
                     scale = 1.0 / math.sqrt(nj)
                     for i in range(d):
                         psi[i] *= scale
                     tot = 0.0
                     for k in range(k0, k1):
-                        _csc_matvec(Ld, Li, Lp[k], psi, tmp)
+                        _csc_matvec(Ld, Li, Lp, k, psi, tmp)
                         w = 0.0
                         for i in range(d):
                             w += tmp[i].real ** 2 + tmp[i].imag ** 2
@@ -431,17 +431,17 @@ def _protocol_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, seg_k0, 
                         weights[k - k0] = tot
                     kl = _sample_index(weights[:k1 - k0], next_double(st) * tot)
                     k = k0 + kl
-                    _csc_matvec(Ld, Li, Lp[k], psi, tmp)
+                    _csc_matvec(Ld, Li, Lp, k, psi, tmp)
                     wk = weights[kl] - (weights[kl - 1] if kl > 0 else 0.0)
                     if expected:
-                        q = _expected_jump_energy(Ld, Li, Lp[k], Hs[sg], psi, tmp, wk, hpsi,
+                        q = _expected_jump_energy(Ld, Li, Lp, k, Hs[sg], psi, tmp, wk, hpsi,
                                                   tmp2)
                     else:
                         q = chan_energy[k]
                     scale = 1.0 / math.sqrt(wk)
                     for i in range(d):
                         psi[i] = tmp[i] * scale
-                    _csc_matvec(Wd, Wi, Wp[sg], psi, c)
+                    _csc_matvec(Wd, Wi, Wp, sg, psi, c)
                     tref = tj
                     r = next_open(st)
                     cnt[k] += 1
@@ -460,7 +460,7 @@ def _protocol_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, seg_k0, 
                         j_flt[1, nrec] = q
                         nrec += 1
                 # end of the segment: renormalise (exact rewrite of the threshold) ...
-                _csc_matvec(Vd, Vi, Vp[sg], work, psi)
+                _csc_matvec(Vd, Vi, Vp, sg, work, psi)
                 scale = 1.0 / math.sqrt(nT)
                 for i in range(d):
                     psi[i] *= scale
@@ -530,12 +530,9 @@ class ProtocolJob:
     block_size: int = 64
 
     def __post_init__(self):
-        from .jumps import _csc
-        S, d = self.lam.shape
-        V = [_csc(v, 1e-15) for v in self.V]
-        W = [_csc(v, 1e-15) for v in self.Vinv]
         self._kernel_args = (
-            *_stack_csc(V, d), *_stack_csc(W, d), np.ascontiguousarray(self.G),
+            *_csc_stack(np.asarray(self.V), 1e-15), *_csc_stack(np.asarray(self.Vinv), 1e-15),
+            np.ascontiguousarray(self.G),
             np.ascontiguousarray(self.normal), *_csc_stack(self.Ls), self.seg_k0,
             np.nan_to_num(self.chan_energy), self.chan_bath, np.ascontiguousarray(self.Hs),
             np.asarray(self.durations, float), self.cum0, self.kets0)
@@ -565,13 +562,3 @@ class ProtocolJob:
         if self.keep_jumps:
             out["jumps"] = (ints, flts)
         return out
-
-
-def _stack_csc(parts, d):
-    """Shared data/indices and (S, d + 1) indptr of several (data, indices, indptr) triples."""
-    offs = np.cumsum([0] + [len(p[0]) for p in parts])
-    data = np.concatenate([p[0] for p in parts])
-    idx = np.concatenate([p[1] for p in parts])
-    ptr = np.array([p[2] + o for p, o in zip(parts, offs)], dtype=np.int64).reshape(len(parts),
-                                                                                   d + 1)
-    return data, idx, ptr
