@@ -599,7 +599,7 @@ def mcsolve(model, state0, times, ntraj: int, seed=0, n_jobs: int = 1, e_ops=Non
                                timeout=timeout, out=out, resume=resume, scheduler=scheduler,
                                checkpoint_every=checkpoint_every)
     res = _to_result(total, info, model, times, eops, ss, info["ntraj"], keep_jumps,
-                     heat == "expected")
+                     heat == "expected", energies)
     if out is not None:
         from pathlib import Path
         res.save(Path(out) / "result.npz")
@@ -616,7 +616,7 @@ def _largest_stderr(total: dict) -> float:
 
 
 def _to_result(total, info, model, times, eops, ss, ntraj, keep_jumps,
-               expected_heat=False) -> EnsembleResult:
+               expected_heat=False, job_energies=None) -> EnsembleResult:
     n = ntraj
     counts = total["counts"].astype(float)
     cmean = counts / n
@@ -631,9 +631,10 @@ def _to_result(total, info, model, times, eops, ss, ntraj, keep_jumps,
             expect, expect_se = expect.real.copy(), expect_se.real.copy()
     if "heat" in total:
         # baths with a channel whose jump energy is undefined get NaN (never a silent guess)
+        energies = job_energies if job_energies is not None else model.channel_energies()
         undefined = np.array([not expected_heat and
-                              any(np.isnan(e) for e, c in zip(model.channel_energies(),
-                                                              model.channels) if c.bath == b)
+                              any(np.isnan(e) for e, c in zip(energies, model.channels)
+                                  if c.bath == b)
                               for b in model.baths])
         hm = np.where(undefined[:, None], np.nan, total["heat"].mean.real)
         hs = np.where(undefined[:, None], np.nan, total["heat"].stderr.real)
