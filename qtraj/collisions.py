@@ -48,7 +48,7 @@ from .jumps import (DefectiveMatrix, _initial_mixture, _shifted_to_moments, diag
 from .lindblad import Lindblad, vec
 from .results import EnsembleResult
 from .rng import root_key, seed_info
-from .stats import Moments, batch_means
+from .stats import Moments, batch_means, count_mean_stderr, largest_stderr
 from .validation import (as_count, as_density_matrix, as_rate, as_square_matrix, as_state,
                          as_times, check_hermitian)
 
@@ -400,10 +400,8 @@ class CollisionModel:
                 "heat_current_collisions": mean_r[1, -1] / dur if dur > 0 else np.nan,
                 "heat_current_collisions_stderr": se_r[1, -1] / dur if dur > 0 else np.nan})
         if method == "pure":
-            counts = total["counts"].astype(float)
-            var = (total["counts_sq"] - counts ** 2 / n) / max(n - 1, 1)
-            records.update({"jump_counts": counts / n,
-                            "jump_counts_stderr": np.sqrt(np.maximum(var, 0) / n)})
+            cmean, cse = count_mean_stderr(total["counts"], total["counts_sq"], n)
+            records.update({"jump_counts": cmean, "jump_counts_stderr": cse})
         mean = stderr = None
         if "rho" in total:
             mean, stderr = total["rho"].mean, total["rho"].stderr
@@ -470,8 +468,4 @@ class CollisionModel:
 
 
 def _largest_rho_stderr(total: dict) -> float:
-    m = total.get("rho")
-    if m is None or m.n < 2:
-        return np.inf
-    se = m.stderr
-    return float(max(np.max(se.real), np.max(se.imag)))
+    return largest_stderr(total.get("rho"))

@@ -26,7 +26,7 @@ from scipy.sparse.csgraph import connected_components
 from .ensemble import run_ensemble
 from .results import EnsembleResult
 from .rng import next_double, next_open, root_key, seed_info, stream_state
-from .stats import Moments
+from .stats import Moments, count_mean_stderr, largest_stderr
 from .validation import as_square_matrix, as_state, as_times
 
 __all__ = ["mcsolve", "JumpJob", "no_jump_propagator"]
@@ -608,20 +608,14 @@ def mcsolve(model, state0, times, ntraj: int, seed=0, n_jobs: int = 1, e_ops=Non
 
 def _largest_stderr(total: dict) -> float:
     """Largest standard error (of Re or Im) of the e_ops, else of the density matrix."""
-    m = total.get("expect", total.get("rho"))
-    if m is None or m.n < 2:
-        return np.inf
-    se = m.stderr
-    return float(max(np.max(se.real), np.max(se.imag)))
+    return largest_stderr(total.get("expect", total.get("rho")))
 
 
 def _to_result(total, info, model, times, eops, ss, ntraj, keep_jumps,
                expected_heat=False, job_energies=None) -> EnsembleResult:
     n = ntraj
-    counts = total["counts"].astype(float)
-    cmean = counts / n
-    cvar = (total["counts_sq"] - counts ** 2 / n) / max(n - 1, 1)
-    records = {"jump_counts": cmean, "jump_counts_stderr": np.sqrt(np.maximum(cvar, 0) / n)}
+    cmean, cse = count_mean_stderr(total["counts"], total["counts_sq"], n)
+    records = {"jump_counts": cmean, "jump_counts_stderr": cse}
     mean = stderr = expect = expect_se = None
     if "rho" in total:
         mean, stderr = total["rho"].mean, total["rho"].stderr

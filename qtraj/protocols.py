@@ -37,6 +37,7 @@ from .jumps import (_accumulate, _csc_matvec, _csc_stack, _draw_initial, _expect
 from .lindblad import Lindblad, unvec, vec
 from .results import EnsembleResult
 from .rng import next_double, next_open, root_key, seed_info, stream_state
+from .stats import count_mean_stderr
 from .validation import as_count, as_state, as_times
 
 __all__ = ["Segment", "Protocol"]
@@ -300,8 +301,7 @@ class Protocol:
         cov = np.where(undef_all[:, None] | undef_all[None, :], np.nan, cov)
         m_tot = tot.mean.real[0] / n_cycles
         se_tot = tot.stderr.real[0] / n_cycles
-        counts = total["counts"].astype(float)
-        cvar = (total["counts_sq"] - counts ** 2 / n) / max(n - 1, 1)
+        cmean, cse = count_mean_stderr(total["counts"], total["counts_sq"], n)
         rec = {
             "heat_segment": mask(seg.mean.real[:, :nb].reshape(n_cycles, S, nb)),
             "heat_segment_stderr": mask(seg.stderr.real[:, :nb].reshape(n_cycles, S, nb)),
@@ -317,7 +317,7 @@ class Protocol:
             "heat_per_cycle": mask(m_tot[:nb]), "heat_per_cycle_stderr": mask(se_tot[:nb]),
             "work_per_cycle": m_tot[nb], "work_per_cycle_stderr": se_tot[nb],
             "cycle_cov": cov,
-            "jump_counts": counts / n, "jump_counts_stderr": np.sqrt(np.maximum(cvar, 0) / n),
+            "jump_counts": cmean, "jump_counts_stderr": cse,
         }
         if keep_jumps:
             ints, flts = total["jumps"]

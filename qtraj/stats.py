@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Moments", "zscore", "batch_means"]
+__all__ = ["Moments", "zscore", "batch_means", "count_mean_stderr", "largest_stderr"]
 
 
 def _sq(x):
@@ -66,6 +66,22 @@ class Moments:
         if np.iscomplexobj(v):
             return np.sqrt(v.real) + 1j * np.sqrt(v.imag)
         return np.sqrt(v)
+
+
+def count_mean_stderr(counts: np.ndarray, counts_sq: np.ndarray, n: int):
+    """Mean and standard error of per-trajectory integer counts from their exact sums."""
+    c = np.asarray(counts, dtype=float)
+    var = (np.asarray(counts_sq) - c ** 2 / n) / max(n - 1, 1)
+    return c / n, np.sqrt(np.maximum(var, 0) / n)
+
+
+def largest_stderr(m: "Moments | None") -> float:
+    """Largest standard error (of Re or Im) of a running estimate; inf before two samples
+    (the quantity a target_stderr stopping rule compares with its target)."""
+    if m is None or m.n < 2:
+        return np.inf
+    se = m.stderr
+    return float(max(np.max(np.real(se)), np.max(np.imag(se))))
 
 
 def zscore(estimate, stderr, exact, floor: float = 1e-12) -> np.ndarray:
