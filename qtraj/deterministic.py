@@ -265,8 +265,3 @@ def heat_currents(model, rho, H=None) -> dict[str, float]:
     rho = as_square_matrix(rho, "rho", lind.dim)
     Hm = lind.H if H is None else as_square_matrix(H, "H", lind.dim)
     return {b: float(np.trace(Hm @ lind.dissipator_of(b, rho)).real) for b in lind.baths}
-
-
-def expect(op, rho) -> np.ndarray:
-    """Tr[op rho] for one state (d, d) or a stack (..., d, d)."""
-    return np.einsum("ij,...ji->...", np.asarray(op), np.asarray(rho))

@@ -12,7 +12,7 @@ vec(A rho B) = (B^T kron A) vec(rho).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -209,9 +209,3 @@ class Lindblad:
 
     def __repr__(self) -> str:
         return f"Lindblad(dim={self.dim}, channels={len(self.channels)}, baths={self.baths})"
-
-
-def lindblad_from_ops(H: np.ndarray, ops: Sequence[np.ndarray], rates: Sequence[float],
-                      bath: str = "bath") -> Lindblad:
-    """Convenience: one bath, a list of operators and rates."""
-    return Lindblad(H, tuple(Channel(o, r, bath) for o, r in zip(ops, rates)))
