@@ -41,71 +41,87 @@ import numpy as np
 import scipy.linalg as sla
 
 from . import deterministic as det
-from .collision_kernels import _density_block, _pure_block
+from . import kernel_inputs as ki
+from ._kernels.collisions import density_block, pure_block
+from ._kernels.structs import (Channels, CollisionOutputs, Collisions, CollisionSums,
+                               DensityUnravelling, Mixture, Propagators)
 from .ensemble import run_ensemble
-from .jumps import (DefectiveMatrix, _initial_mixture, _shifted_to_moments, diagonalise,
-                    no_jump_propagator)
+from .linalg import DefectiveMatrix, diagonalise
 from .lindblad import Lindblad, vec
 from .results import EnsembleResult
 from .rng import root_key, seed_info
-from .stats import Moments, batch_means, count_mean_stderr, largest_stderr
+from .stats import batch_means, count_mean_stderr, largest_stderr
 from .validation import (as_count, as_density_matrix, as_rate, as_square_matrix, as_state,
                          as_times, check_hermitian)
 
-__all__ = ["CollisionModel"]
+__all__ = ["CollisionModel", "PureCollisionJob", "DensityCollisionJob"]
 
 _TOL = 1e-9
-_TPM_ARG = 16   # position of the two-point-measurement flag in _pure_args' tuple
 
 
 # =========================================================================== jobs
-def _real_moments(n: int, s, q, k) -> Moments:
-    m = s / n
-    return Moments(n, k + m, q - m * m * n)
+def _collision_sums(out: CollisionOutputs, d: int, n_bins: int, n_channels: int
+                    ) -> CollisionSums:
+    nt = out.times.shape[0]
+    rows = n_bins if out.time_average else nt
+    return CollisionSums(rho=ki.accumulator((rows, d * d) if out.store_states else (0, 0)),
+                         records=ki.accumulator((2, nt), float),
+                         counts=np.zeros(n_channels, np.int64),
+                         counts_sq=np.zeros(n_channels, np.int64))
+
+
+def _collision_results(out: CollisionOutputs, sums: CollisionSums, d: int, n: int) -> dict:
+    if out.time_average:
+        return {"rho_bins": sums.rho.sum, "rec_values": sums.records.sum}
+    res = {"rec": ki.moments(sums.records, n)}
+    if out.store_states:
+        res["rho"] = ki.moments(sums.rho, n, (out.times.shape[0], d, d))
+    return res
 
 
 @dataclass
-class _CollisionJob:
-    """Picklable worker job: `run_block(start, stop)` runs whole trajectories in one Numba call."""
+class PureCollisionJob:
+    """Worker job of the pure-state unravelling (picklable): the system's propagator and
+    channels, the initial mixture, the collision tables and the outputs."""
 
-    method: str
-    args: tuple            # kernel-specific precomputed arrays (before `key`)
-    d: int
-    K: int
-    times: np.ndarray
+    propagators: Propagators
+    channels: Channels
+    initial: Mixture
+    collisions: Collisions
+    outputs: CollisionOutputs
     key: np.ndarray
-    bin_of: np.ndarray
-    n_bins: int
-    tavg: bool = False
-    store_states: bool = True
+    n_bins: int = 0
     block_size: int = 64
 
     def run_block(self, start: int, stop: int) -> dict:
-        d, nt = self.d, self.times.shape[0]
-        rows = self.n_bins if self.tavg else nt
-        shape = (rows, d * d) if self.store_states else (0, 0)
-        rho_s, rho_q, rho_k = (np.zeros(shape, complex) for _ in range(3))
-        rec_s, rec_q, rec_k = (np.zeros((2, nt)) for _ in range(3))
-        common = (self.key, start, stop, self.tavg, self.bin_of, self.store_states,
-                  rho_s, rho_q, rho_k, rec_s, rec_q, rec_k)
-        out = {}
-        if self.method == "pure":
-            counts = np.zeros(self.K, np.int64)
-            counts_sq = np.zeros(self.K, np.int64)
-            _pure_block(*self.args, *common, counts, counts_sq)
-            out.update(counts=counts, counts_sq=counts_sq)
-        else:
-            _density_block(*self.args, *common)
-        n = stop - start
-        if self.tavg:
-            out["rho_bins"] = rho_s
-            out["rec_values"] = rec_s
-            return out
-        if self.store_states:
-            out["rho"] = _shifted_to_moments(n, rho_s.reshape(nt, d, d), rho_q.reshape(nt, d, d),
-                                             rho_k.reshape(nt, d, d))
-        out["rec"] = _real_moments(n, rec_s, rec_q, rec_k)
-        return out
+        """Run trajectories start..stop-1; return their reductions."""
+        d = self.propagators.lam.shape[1]
+        K = self.channels.bath.shape[0]
+        sums = _collision_sums(self.outputs, d, self.n_bins, K)
+        pure_block(self.propagators, self.channels, self.initial, self.collisions, self.outputs,
+                   sums, self.key, start, stop)
+        res = _collision_results(self.outputs, sums, d, stop - start)
+        if not self.outputs.time_average:
+            res.update(counts=sums.counts, counts_sq=sums.counts_sq)
+        return res
+
+
+@dataclass
+class DensityCollisionJob:
+    """Worker job of the density-matrix unravelling (picklable)."""
+
+    unravelling: DensityUnravelling
+    outputs: CollisionOutputs
+    key: np.ndarray
+    n_bins: int = 0
+    block_size: int = 64
+
+    def run_block(self, start: int, stop: int) -> dict:
+        """Run trajectories start..stop-1; return their reductions."""
+        d = int(round(np.sqrt(self.unravelling.mu.shape[0])))
+        sums = _collision_sums(self.outputs, d, self.n_bins, 0)
+        density_block(self.unravelling, self.outputs, sums, self.key, start, stop)
+        return _collision_results(self.outputs, sums, d, stop - start)
 
 
 # =========================================================================== the model
@@ -280,15 +296,10 @@ class CollisionModel:
         return self.ancilla_hamiltonian
 
     # ------------------------------------------------------------------ stochastic side
-    def _pure_args(self, rho0: np.ndarray, times: np.ndarray):
+    def _collision_tables(self) -> Collisions:
+        """What one collision of the pure-state unravelling needs (see `Collisions`)."""
         sysm = self.system
-        lam, V, Vinv, G, normal = no_jump_propagator(sysm.effective_hamiltonian())
         Ls = sysm.jump_operators()
-        has_jumps = bool(Ls.shape[0] > 0 and np.any(np.abs(Ls) > 0))
-        evolves = bool(np.any(lam != 0))
-        if not (has_jumps or evolves):  # H_eff = 0: coefficients are the ket itself
-            V = Vinv = G = np.eye(sysm.dim, dtype=complex)
-        cum0, kets0 = _initial_mixture(rho0)
         cond = self._conditional_ops()
         na, nm = cond.shape[:2]
         nz = np.array([[np.any(np.abs(cond[n, m]) > 1e-14) for m in range(nm)] for n in range(na)])
@@ -298,10 +309,14 @@ class CollisionModel:
             kidx[n, :kcount[n]] = np.nonzero(nz[n])[0]
         energy_on = self.ancilla_hamiltonian is not None
         tpm, e_before, e_after, Wn = self._energy_tables(energy_on)
+        has_jumps = bool(Ls.shape[0] > 0 and np.any(np.abs(Ls) > 0))
+        static = not has_jumps and not np.any(sysm.effective_hamiltonian() != 0)
         c = _contiguous
-        return (c(lam), c(V), c(Vinv), c(G), bool(normal), has_jumps, evolves, c(Ls), c(cum0),
-                c(kets0), c(times), self.rate, c(np.cumsum(self._p)), c(cond), kcount, kidx,
-                bool(tpm), c(e_before), c(e_after), c(Wn), energy_on)
+        return Collisions(rate=self.rate, ancilla_cum=c(np.cumsum(self._p)), kraus=c(cond),
+                          kcount=kcount, kidx=kidx, two_point=bool(tpm),
+                          e_before=c(e_before).astype(float), e_after=c(e_after).astype(float),
+                          W=c(Wn).astype(complex), energy_on=energy_on,
+                          system_jumps=has_jumps, static_system=bool(static))
 
     def _energy_tables(self, energy_on: bool):
         na, da, ds = len(self._p), self.ancilla_dim, self.dim
@@ -321,7 +336,7 @@ class CollisionModel:
         Wn = np.einsum("nji,jk,nkl->nil", M.conj(), HaI, M)
         return tpm, e_before, e_after, np.ascontiguousarray(Wn)
 
-    def _density_args(self, rho0: np.ndarray, times: np.ndarray):
+    def _density_unravelling(self, rho0: np.ndarray) -> DensityUnravelling:
         L0 = self.system.liouvillian()
         D = L0.shape[0]
         static = not np.any(L0 != 0)
@@ -340,21 +355,31 @@ class CollisionModel:
         energy_on = self.ancilla_hamiltonian is not None
         wR = vec(self.energy_operator().T) @ R if energy_on else np.zeros(D, complex)
         c = _contiguous
-        return (c(mu), c(R), c(Rinv @ vec(rho0)), c(Sp), c(wR), bool(static), c(times), self.rate,
-                energy_on)
+        return DensityUnravelling(mu=c(mu), R=c(R), c0=c(Rinv @ vec(rho0)), collision=c(Sp),
+                                  energy_row=c(wR).astype(complex), static=bool(static),
+                                  rate=self.rate, energy_on=energy_on)
 
-    def _job(self, state0, times, seed, method, tavg=False, bin_of=None, n_bins=0,
+    def _job(self, state0, times, seed, method, time_average=False, bin_of=None, n_bins=0,
              store_states=True):
         if method not in ("pure", "density"):
             raise ValueError(f"method must be 'pure' or 'density', got {method!r}")
         rho0 = as_state(state0, self.dim, "state0")
         times = as_times(times)
         ss, key = root_key(seed)
-        args = (self._pure_args if method == "pure" else self._density_args)(rho0, times)
         if bin_of is None:
             bin_of = np.arange(len(times), dtype=np.int64)
-        job = _CollisionJob(method, args, self.dim, self.system.jump_operators().shape[0],
-                            times, key, bin_of, n_bins, tavg, bool(store_states))
+        out = CollisionOutputs(times=np.ascontiguousarray(times, dtype=float),
+                               time_average=bool(time_average),
+                               bin_of=np.asarray(bin_of, np.int64),
+                               store_states=bool(store_states))
+        if method == "pure":
+            job = PureCollisionJob(propagators=ki.propagators_of([self.system]),
+                                   channels=ki.channels([self.system]),
+                                   initial=ki.mixture(rho0),
+                                   collisions=self._collision_tables(),
+                                   outputs=out, key=key, n_bins=n_bins)
+        else:
+            job = DensityCollisionJob(self._density_unravelling(rho0), out, key, n_bins)
         return job, ss, times
 
     def simulate(self, state0, times, ntraj: int, seed=0, n_jobs: int = 1, method: str = "pure",
@@ -406,7 +431,7 @@ class CollisionModel:
         if "rho" in total:
             mean, stderr = total["rho"].mean, total["rho"].stderr
         meta = dict(info, solver="CollisionModel.simulate", method=method, rate=self.rate,
-                    two_point_energy=bool(method == "pure" and job.args[_TPM_ARG]))
+                    two_point_energy=bool(method == "pure" and job.collisions.two_point))
         res = EnsembleResult(times=times, mean=mean, stderr=stderr, ntraj=n, seed=seed_info(ss),
                              records=records, meta=meta)
         if out is not None:
@@ -439,7 +464,7 @@ class CollisionModel:
             if b < nb:
                 times.extend(burn_in + b * Tb + (np.arange(spb) + 0.5) * Tb / spb)
                 bins.extend([b] * spb)
-        job, ss, times = self._job(state0, np.array(times), seed, method, tavg=True,
+        job, ss, times = self._job(state0, np.array(times), seed, method, time_average=True,
                                    bin_of=np.array(bins, np.int64), n_bins=nb)
         out = job.run_block(0, 1)
         d = self.dim

@@ -24,6 +24,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.sparse.csgraph import connected_components
 
+from .linalg import null_space
 from .lindblad import unvec, vec
 from .validation import as_square_matrix, as_state, as_times
 
@@ -123,12 +124,6 @@ def mesolve(model, rho0, times) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- kernel
-def _null_space_dense(A: np.ndarray, rtol: float) -> np.ndarray:
-    u, s, vh = np.linalg.svd(A)
-    tol = rtol * max(s[0], 1e-300)
-    return vh[s <= tol].conj().T
-
-
 class _ShiftInvert:
     """x -> s (s - L)^-1 x, repeated: converges to P0 x (inverse iteration on the kernel).
 
@@ -174,8 +169,8 @@ class _Block:
         self.dense = Lb.shape[0] <= DENSE_LIMIT
         if self.dense:
             A = Lb.toarray()
-            self.R = _null_space_dense(A, rtol)            # right null vectors
-            self.Lf = _null_space_dense(A.conj().T, rtol)  # left null vectors
+            self.R = null_space(A, rtol)            # right null vectors
+            self.Lf = null_space(A.conj().T, rtol)  # left null vectors
         else:
             self.si = _ShiftInvert(Lb)
             self.n = Lb.shape[0]

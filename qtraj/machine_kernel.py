@@ -45,7 +45,9 @@ import numpy as np
 from numba import njit
 
 from .ensemble import run_ensemble
-from .jumps import _jump_time
+from . import kernel_inputs as ki
+from ._kernels.step import jump_step, ket_to_coefficients, settle
+from ._kernels.structs import Channels, Propagators, new_ket_scratch
 from .results import EnsembleResult
 from .rng import next_double, next_exponential, next_open, root_key, seed_info, stream_state
 from .validation import as_count, as_state
@@ -54,68 +56,32 @@ __all__ = ["MachineJob", "make_job", "simulate_machine", "estimates", "default_b
 
 
 # =========================================================================== kernel
-@njit(cache=True, nogil=True)
-def _evolve(psi, rj, dt, gam, lam, G, Ls, s, cnt, rec, c, work, tmp, weights):
-    """Advance the normalised ket psi by dt of bath dynamics (no-jump decay + exact jumps).
-    Returns the rescaled jump threshold.  Jumps are counted in cnt if rec."""
-    d = psi.shape[0]
-    K = Ls.shape[0]
-    rem = dt
+@njit(cache=True, nogil=True, inline="always")
+def _evolve(prop, chans, ket, st, psi, j, r, dt, cnt, rec, no_factors):
+    """Advance machine j's normalised ket psi[j] by dt of bath dynamics (the shared jump step:
+    no-jump decay and exact jumps).  Returns the rescaled jump threshold.  Jumps are counted in
+    cnt[j] if rec."""
+    d = psi.shape[1]
+    for i in range(d):
+        ket.tmp[i] = psi[j, i]
+    ket_to_coefficients(prop, 0, ket.tmp, ket.c)
+    tref = 0.0
     while True:
-        n = 0.0
-        for i in range(d):
-            f = math.exp(-0.5 * gam[i] * rem)
-            tmp[i] = psi[i] * f
-            n += tmp[i].real ** 2 + tmp[i].imag ** 2
-        if n > rj:
-            scale = 1.0 / math.sqrt(n)
-            for i in range(d):
-                psi[i] = tmp[i] * scale
-            return rj / n
-        # a jump before the end of the interval: exact time, then the channel
-        for i in range(d):
-            c[i] = psi[i]
-        tj = _jump_time(c, lam, G, True, rj, 0.0, rem, 0.0, work)
-        nj = 0.0
-        for i in range(d):
-            x = psi[i] * math.exp(-0.5 * gam[i] * tj)
-            work[i] = x
-            nj += x.real ** 2 + x.imag ** 2
-        tot = 0.0
-        for k in range(K):
-            wk = 0.0
-            for i in range(d):
-                y = 0j
-                for j in range(d):
-                    y += Ls[k, i, j] * work[j]
-                wk += y.real ** 2 + y.imag ** 2
-            tot += wk
-            weights[k] = tot
-        u = next_double(s) * tot
-        k = 0
-        while k < K - 1 and u >= weights[k]:
-            k += 1
-        nrm = 0.0
-        for i in range(d):
-            y = 0j
-            for j in range(d):
-                y += Ls[k, i, j] * work[j]
-            tmp[i] = y
-            nrm += y.real ** 2 + y.imag ** 2
-        scale = 1.0 / math.sqrt(nrm)
-        for i in range(d):
-            psi[i] = tmp[i] * scale
+        k, t, n, r, q = jump_step(prop, chans, 0, st, ket, tref, r, dt, no_factors, -1)
+        if k < 0:
+            break
+        tref = t
         if rec:
-            cnt[k] += 1.0
-        rj = next_open(s)
-        rem -= tj
-        if rem < 0.0:
-            rem = 0.0
+            cnt[j, k] += 1.0
+    r = settle(prop, chans, 0, ket, n, r, True)
+    for i in range(d):
+        psi[j, i] = ket.psi[i]
+    return r
 
 
 @njit(cache=True, nogil=True)
-def _machine_block(gam, Ls, rate, anc_cum, anc_kets, cond0, Ublk, B, schmidt_last, cum0, kets0,
-                   n_burn, n_rec, key, start, stop, scal, kick, outs, pis, jumps):
+def _machine_block(prop, chans, rate, anc_cum, anc_kets, cond0, Ublk, B, schmidt_last, cum0,
+                   kets0, n_burn, n_rec, key, start, stop, scal, kick, outs, pis, jumps):
     """Trajectories start..stop-1 of n_machines = pis.shape[0] machines in a line.
 
     Per trajectory (column t = traj - start): scal[:, t] = (recorded collisions, recorded
@@ -124,18 +90,12 @@ def _machine_block(gam, Ls, rate, anc_cum, anc_kets, cond0, Ublk, B, schmidt_las
     imaginary parts, row major); jumps[j, k, t] jump counts of channel k.
     """
     M = pis.shape[0]
-    d = gam.shape[0]
-    K = Ls.shape[0]
-    lam = np.empty(d, np.complex128)
-    for i in range(d):
-        lam[i] = complex(-0.5 * gam[i], 0.0)
-    G = np.eye(d, dtype=np.complex128)
+    d = prop.lam.shape[1]
+    K = chans.bath.shape[0]
+    ket = new_ket_scratch(d, K)
+    no_factors = np.empty((0, d), np.complex128)
     psi = np.empty((M, d), np.complex128)
     rj = np.empty(M)
-    c = np.empty(d, np.complex128)
-    work = np.empty(d, np.complex128)
-    tmp = np.empty(d, np.complex128)
-    weights = np.empty(max(K, 1))
     cnt = np.zeros((M, max(K, 1)))
     P0 = np.empty(d, np.complex128)
     P1 = np.empty(d, np.complex128)
@@ -168,8 +128,7 @@ def _machine_block(gam, Ls, rate, anc_cum, anc_kets, cond0, Ublk, B, schmidt_las
             a1 = anc_kets[n, 1]
             for j in range(M):
                 pj = psi[j]
-                rj[j] = _evolve(pj, rj[j], dt, gam, lam, G, Ls, s, cnt[j], rec, c, work, tmp,
-                                weights)
+                rj[j] = _evolve(prop, chans, ket, s, psi, j, rj[j], dt, cnt, rec, no_factors)
                 # Psi = U (psi (x) a): components P_m = (1 (x) <m|) Psi, m = 0, 1 (energy basis)
                 if j == 0:      # tabulated <m|U|a_n> for the drawn input states
                     for i in range(d):
@@ -286,8 +245,8 @@ def _machine_block(gam, Ls, rate, anc_cum, anc_kets, cond0, Ublk, B, schmidt_las
 class MachineJob:
     """Picklable worker job: `run_block(start, stop)` runs whole trajectories in one call."""
 
-    gam: np.ndarray
-    Ls: np.ndarray
+    propagators: Propagators
+    channels: Channels
     rate: float
     anc_cum: np.ndarray
     anc_kets: np.ndarray
@@ -304,13 +263,13 @@ class MachineJob:
     block_size: int = 1
 
     def run_block(self, start: int, stop: int) -> dict:
-        n, M, K = stop - start, self.n_machines, self.Ls.shape[0]
+        n, M, K = stop - start, self.n_machines, self.channels.bath.shape[0]
         scal = np.zeros((2, n))
         kick = np.zeros((M, 3, n))
         outs = np.zeros((M, 3, n))
         pis = np.zeros((M, 32, n))
         jumps = np.zeros((M, max(K, 1), n))
-        _machine_block(self.gam, self.Ls, self.rate, self.anc_cum, self.anc_kets, self.cond0,
+        _machine_block(self.propagators, self.channels, self.rate, self.anc_cum, self.anc_kets, self.cond0,
                        self.Ublk,
                        self.B, self.schmidt_last, self.cum0, self.kets0, self.n_burn,
                        self.n_rec, self.key, start, stop, scal, kick, outs, pis, jumps)
@@ -325,11 +284,6 @@ def make_job(machine, n_rec: int, n_burn: int, seed=0, n_machines: int = 1, stat
              measure="energy") -> tuple[MachineJob, np.random.SeedSequence]:
     """Precompute everything the kernel needs (see module docstring)."""
     L0 = machine.lindblad
-    Ls = L0.jump_operators()
-    gam = np.real(np.diag(sum(L.conj().T @ L for L in Ls)))
-    offdiag = sum(L.conj().T @ L for L in Ls) - np.diag(gam)
-    if np.max(np.abs(offdiag)) > 1e-14:
-        raise ValueError("the machine kernel needs a diagonal no-jump Hamiltonian")
     p, A = np.linalg.eigh(machine.rho_a)
     keep = p > 1e-14
     p, A = p[keep] / p[keep].sum(), A[:, keep]
@@ -361,7 +315,7 @@ def make_job(machine, n_rec: int, n_burn: int, seed=0, n_machines: int = 1, stat
     ss, key = root_key(seed)
     cond0 = np.einsum("mbik,bn->nmik", Ublk, A)         # <m|U|a_n> on the machine
     cum0 = _c(np.cumsum(w[k0] / w[k0].sum()), float)
-    job = MachineJob(_c(gam, float), _c(Ls), float(machine.rate), _c(np.cumsum(p), float),
+    job = MachineJob(ki.propagators_of([L0]), ki.channels([L0]), float(machine.rate), _c(np.cumsum(p), float),
                      _c(A.T), _c(cond0), Ublk, B, bool(schmidt), cum0, _c(Q[:, k0].T),
                      int(n_machines), int(n_burn), int(n_rec), key)
     return job, ss

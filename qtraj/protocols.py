@@ -29,14 +29,15 @@ import numpy as np
 import scipy.linalg as sla
 from numba import njit
 
-from .deterministic import NonUniqueSteadyState, _null_space_dense
+from . import kernel_inputs as ki
+from ._kernels.protocol import protocol_block
+from ._kernels.structs import Accumulator, Channels, CycleSpec, CycleSums, Mixture, Propagators
+from .deterministic import NonUniqueSteadyState
 from .ensemble import run_ensemble
-from .jumps import (_accumulate, _csc_matvec, _csc_stack, _draw_initial, _expected_jump_energy,
-                    _initial_mixture, _jump_time, _matvec, _norm_and_slope, _sample_index,
-                    _shifted_to_moments, no_jump_propagator)
 from .lindblad import Lindblad, unvec, vec
+from .linalg import null_space
 from .results import EnsembleResult
-from .rng import next_double, next_open, root_key, seed_info, stream_state
+from .rng import root_key, seed_info
 from .stats import count_mean_stderr
 from .validation import as_count, as_state, as_times
 
@@ -137,7 +138,7 @@ class Protocol:
         """
         d = self.dim
         A = self.cycle_map() - np.eye(d * d)
-        R = _null_space_dense(A, rtol)
+        R = null_space(A, rtol)
         if R.shape[1] == 0:
             raise RuntimeError("the cycle map has no fixed point; is it trace preserving?")
         if R.shape[1] == 1:
@@ -146,7 +147,7 @@ class Protocol:
         else:
             if rho0 is None:
                 raise NonUniqueSteadyState(R.shape[1])
-            Lf = _null_space_dense(A.conj().T, rtol)
+            Lf = null_space(A.conj().T, rtol)
             v = vec(as_state(rho0, d, "rho0"))
             rho = unvec(R @ np.linalg.solve(Lf.conj().T @ R, Lf.conj().T @ v), d)
         rho = 0.5 * (rho + rho.conj().T)
@@ -258,35 +259,23 @@ class Protocol:
         return res
 
     def _job(self, n_cycles, rho0, key, store_states, keep_jumps, expected) -> "ProtocolJob":
-        d, baths = self.dim, self.baths
-        parts = [no_jump_propagator(s.model.effective_hamiltonian()) for s in self.segments]
-        Ls, energies, bidx, k0 = [], [], [], [0]
-        for s in self.segments:
-            m = s.model
-            Ls += list(m.jump_operators())
-            energies += list(m.channel_energies())
-            bidx += [baths.index(c.bath) for c in m.channels]
-            k0.append(len(Ls))
-        cum0, kets0 = _initial_mixture(rho0)
+        models = [s.model for s in self.segments]
         return ProtocolJob(
-            lam=np.array([p[0] for p in parts]), V=np.array([p[1] for p in parts]),
-            Vinv=np.array([p[2] for p in parts]), G=np.array([p[3] for p in parts]),
-            normal=np.array([p[4] for p in parts], dtype=np.bool_),
-            Ls=np.array(Ls, dtype=complex).reshape(-1, d, d),
-            seg_k0=np.array(k0, dtype=np.int64),
-            chan_energy=np.array(energies, dtype=float),
-            chan_bath=np.array(bidx, dtype=np.int64),
-            Hs=np.array([s.model.H for s in self.segments]),
-            durations=np.array([s.duration for s in self.segments]),
-            cum0=cum0, kets0=kets0, n_cycles=int(n_cycles), n_baths=len(baths), key=key,
-            store_states=bool(store_states), keep_jumps=bool(keep_jumps),
-            expected_heat=bool(expected))
+            propagators=ki.propagators_of(models),
+            channels=ki.channels(models, self.baths, state_heat=expected),
+            initial=ki.mixture(rho0),
+            spec=CycleSpec(H=np.ascontiguousarray([m.H for m in models], dtype=complex),
+                           durations=np.array([s.duration for s in self.segments], float),
+                           n_cycles=int(n_cycles), store_states=bool(store_states),
+                           keep_jumps=bool(keep_jumps)),
+            n_baths=len(self.baths), key=key)
 
     def _to_result(self, total, info, job, ss, n_cycles, keep_jumps, heat) -> EnsembleResult:
         n, S, nb, d = info["ntraj"], self.n_segments, len(self.baths), self.dim
+        energies = np.concatenate([s.model.channel_energies() for s in self.segments])
         undefined = np.zeros(nb, dtype=bool)
         if heat == "transition":
-            for e, b in zip(job.chan_energy, job.chan_bath):
+            for e, b in zip(energies, job.channels.bath):
                 undefined[b] |= bool(np.isnan(e))
 
         def mask(a):  # last axis = bath
@@ -323,7 +312,7 @@ class Protocol:
             ints, flts = total["jumps"]
             if heat == "transition":      # undefined transition energies: NaN, never a guess
                 flts = flts.copy()
-                flts[1, np.isnan(job.chan_energy[ints[3]])] = np.nan
+                flts[1, np.isnan(energies[ints[3]])] = np.nan
             rec.update({"jump_traj": ints[0], "jump_cycle": ints[1], "jump_segment": ints[2],
                         "jump_channel": ints[3], "jump_bath": ints[4], "jump_time": flts[0],
                         "jump_energy": flts[1]})
@@ -351,214 +340,54 @@ def _cycle_stderr(total: dict) -> float:
     return float(np.nanmax(se)) if np.isfinite(se).any() else np.inf
 
 
-# --------------------------------------------------------------------------- kernel
-@njit(cache=True, nogil=True)
-def _protocol_block(lam, Vd, Vi, Vp, Wd, Wi, Wp, G, normal, Ld, Li, Lp, seg_k0, chan_energy,
-                    chan_bath, Hs, dur, cum0, kets0, n_cycles, nb, key, start, stop,
-                    store_states, keep_jumps, expected, rho_s, rho_q, rho_k, seg_s, seg_q,
-                    seg_k, cyc_s, cyc_q, cyc_k, cum_s, cum_q, cum_k, tot_s, tot_q, tot_k,
-                    pair_s, pair_q, pair_k, counts, counts_sq):
-    """Trajectories start..stop-1 over n_cycles cycles of the S segments (see module doc).
-
-    Row b = cycle * S + s of seg_* holds [heat per bath..., work of the switch] of segment s;
-    cyc_* per cycle; cum_* and rho_* at boundary b + 1 (row 0 = start).  tot_* and pair_*
-    hold per-trajectory totals x and x_i + x_j (for covariances)."""
-    S = dur.shape[0]
-    d = lam.shape[1]
-    K = Lp.shape[0]
-    period = 0.0
-    for s in range(S):
-        period += dur[s]
-    c = np.empty(d, np.complex128)
-    psi = np.empty(d, np.complex128)
-    work = np.empty(d, np.complex128)
-    tmp = np.empty(d, np.complex128)
-    hpsi = np.empty(d, np.complex128)
-    tmp2 = np.empty(d, np.complex128)
-    weights = np.empty(max(K, 1))
-    cnt = np.zeros(max(K, 1), np.int64)
-    heat_cum = np.zeros(nb + 1)       # cumulative [heat per bath..., work]
-    seg_x = np.zeros(nb + 1)
-    cyc_x = np.zeros(nb + 1)
-    cap = 16 if keep_jumps else 1
-    j_int = np.empty((5, cap), np.int64)
-    j_flt = np.empty((2, cap))
-    nrec = 0
-    for traj in range(start, stop):
-        st = stream_state(key, traj)
-        first = traj == start
-        _draw_initial(cum0, kets0, st, psi)
-        r = next_open(st)
-        cnt[:] = 0
-        heat_cum[:] = 0.0
-        if store_states:
-            for a in range(d):
-                for b in range(d):
-                    _accumulate(psi[a] * psi[b].conjugate(), first, rho_k, rho_s, rho_q, 0,
-                                a * d + b)
-        for m in range(nb + 1):
-            _accumulate(0j, first, cum_k, cum_s, cum_q, 0, m)
-        t_seg = 0.0
-        for cyc in range(n_cycles):
-            cyc_x[:] = 0.0
-            for sg in range(S):
-                tau = dur[sg]
-                k0 = seg_k0[sg]
-                k1 = seg_k0[sg + 1]
-                seg_x[:] = 0.0
-                _csc_matvec(Wd, Wi, Wp, sg, psi, c)
-                lam_s = lam[sg]
-                G_s = G[sg]
-                nrm = normal[sg]
-                tref = 0.0
-                while True:
-                    nT = _norm_and_slope(c, lam_s, G_s, nrm, tau - tref, work)[0]
-                    if k1 == k0 or nT > r:
-                        break
-                    tj = _jump_time(c, lam_s, G_s, nrm, r, tref, tau, tref, work)
-                    nj = _norm_and_slope(c, lam_s, G_s, nrm, tj - tref, work)[0]
-                    _csc_matvec(Vd, Vi, Vp, sg, work, psi)
-                    scale = 1.0 / math.sqrt(nj)
-                    for i in range(d):
-                        psi[i] *= scale
-                    tot = 0.0
-                    for k in range(k0, k1):
-                        _csc_matvec(Ld, Li, Lp, k, psi, tmp)
-                        w = 0.0
-                        for i in range(d):
-                            w += tmp[i].real ** 2 + tmp[i].imag ** 2
-                        tot += w
-                        weights[k - k0] = tot
-                    kl = _sample_index(weights[:k1 - k0], next_double(st) * tot)
-                    k = k0 + kl
-                    _csc_matvec(Ld, Li, Lp, k, psi, tmp)
-                    wk = weights[kl] - (weights[kl - 1] if kl > 0 else 0.0)
-                    if expected:
-                        q = _expected_jump_energy(Ld, Li, Lp, k, Hs[sg], psi, tmp, wk, hpsi,
-                                                  tmp2)
-                    else:
-                        q = chan_energy[k]
-                    scale = 1.0 / math.sqrt(wk)
-                    for i in range(d):
-                        psi[i] = tmp[i] * scale
-                    _csc_matvec(Wd, Wi, Wp, sg, psi, c)
-                    tref = tj
-                    r = next_open(st)
-                    cnt[k] += 1
-                    seg_x[chan_bath[k]] += q
-                    if keep_jumps:
-                        if nrec == j_flt.shape[1]:
-                            more = np.empty((5, nrec), np.int64)
-                            j_int = np.concatenate((j_int, more), axis=1)
-                            j_flt = np.concatenate((j_flt, np.empty((2, nrec))), axis=1)
-                        j_int[0, nrec] = traj
-                        j_int[1, nrec] = cyc
-                        j_int[2, nrec] = sg
-                        j_int[3, nrec] = k
-                        j_int[4, nrec] = chan_bath[k]
-                        j_flt[0, nrec] = t_seg + tj
-                        j_flt[1, nrec] = q
-                        nrec += 1
-                # end of the segment: renormalise (exact rewrite of the threshold) ...
-                _csc_matvec(Vd, Vi, Vp, sg, work, psi)
-                scale = 1.0 / math.sqrt(nT)
-                for i in range(d):
-                    psi[i] *= scale
-                if k1 > k0:
-                    r = r / nT
-                # ... and switch the Hamiltonian: work <psi|H_next - H_s|psi>
-                nx = (sg + 1) % S
-                _matvec(Hs[nx], psi, hpsi)
-                _matvec(Hs[sg], psi, tmp)
-                w = 0.0
-                for i in range(d):
-                    w += (psi[i].conjugate() * (hpsi[i] - tmp[i])).real
-                seg_x[nb] = w
-                row = cyc * S + sg
-                for m in range(nb + 1):
-                    cyc_x[m] += seg_x[m]
-                    heat_cum[m] += seg_x[m]
-                    _accumulate(complex(seg_x[m], 0.0), first, seg_k, seg_s, seg_q, row, m)
-                    _accumulate(complex(heat_cum[m], 0.0), first, cum_k, cum_s, cum_q,
-                                row + 1, m)
-                if store_states:
-                    for a in range(d):
-                        for b in range(d):
-                            _accumulate(psi[a] * psi[b].conjugate(), first, rho_k, rho_s,
-                                        rho_q, row + 1, a * d + b)
-                t_seg += tau
-            for m in range(nb + 1):
-                _accumulate(complex(cyc_x[m], 0.0), first, cyc_k, cyc_s, cyc_q, cyc, m)
-        for m in range(nb + 1):
-            _accumulate(complex(heat_cum[m], 0.0), first, tot_k, tot_s, tot_q, 0, m)
-            for m2 in range(nb + 1):
-                _accumulate(complex(heat_cum[m] + heat_cum[m2], 0.0), first, pair_k, pair_s,
-                            pair_q, m, m2)
-        for k in range(K):
-            counts[k] += cnt[k]
-            counts_sq[k] += cnt[k] * cnt[k]
-    return j_int[:, :nrec].copy(), j_flt[:, :nrec].copy()
-
-
+# --------------------------------------------------------------------------- job
 @dataclass
 class ProtocolJob:
     """Everything a worker needs to run blocks of protocol trajectories (picklable).
 
-    Per segment s: lam[s], V[s], Vinv[s], G[s], normal[s] (no-jump propagator), Hs[s],
-    durations[s]; channels of segment s are Ls[seg_k0[s]:seg_k0[s+1]] with their transition
-    energies and (global) bath indices."""
+    Attributes
+    ----------
+    propagators : `Propagators`, one per segment
+    channels : `Channels` of all segments (segment s uses channels first[s]..first[s+1]-1),
+        bath indices over the protocol's baths
+    initial : `Mixture` the initial ket is drawn from
+    spec : `CycleSpec` (Hamiltonians, durations, number of cycles, what is stored)
+    n_baths : number of baths
+    key : (4,) uint64 root key of the random streams
+    block_size : trajectories per block
+    """
 
-    lam: np.ndarray
-    V: np.ndarray
-    Vinv: np.ndarray
-    G: np.ndarray
-    normal: np.ndarray
-    Ls: np.ndarray
-    seg_k0: np.ndarray
-    chan_energy: np.ndarray
-    chan_bath: np.ndarray
-    Hs: np.ndarray
-    durations: np.ndarray
-    cum0: np.ndarray
-    kets0: np.ndarray
-    n_cycles: int
+    propagators: Propagators
+    channels: Channels
+    initial: Mixture
+    spec: CycleSpec
     n_baths: int
     key: np.ndarray
-    store_states: bool = True
-    keep_jumps: bool = False
-    expected_heat: bool = False
     block_size: int = 64
 
-    def __post_init__(self):
-        self._kernel_args = (
-            *_csc_stack(np.asarray(self.V), 1e-15), *_csc_stack(np.asarray(self.Vinv), 1e-15),
-            np.ascontiguousarray(self.G),
-            np.ascontiguousarray(self.normal), *_csc_stack(self.Ls), self.seg_k0,
-            np.nan_to_num(self.chan_energy), self.chan_bath, np.ascontiguousarray(self.Hs),
-            np.asarray(self.durations, float), self.cum0, self.kets0)
-
     def run_block(self, start: int, stop: int) -> dict:
-        S, d = self.lam.shape
-        nb, nc = self.n_baths, self.n_cycles
+        """Run trajectories start..stop-1; return their reductions."""
+        spec = self.spec
+        S, d = self.propagators.lam.shape
+        nb, nc = self.n_baths, spec.n_cycles
         nt = nc * S + 1
-        z = lambda *shape: tuple(np.zeros(shape, complex) for _ in range(3))   # noqa: E731
-        rho = z(nt, d * d) if self.store_states else z(0, 0)
-        seg, cyc, cum = z(nc * S, nb + 1), z(nc, nb + 1), z(nt, nb + 1)
-        tot, pair = z(1, nb + 1), z(nb + 1, nb + 1)
-        K = self.Ls.shape[0]
-        counts = np.zeros(K, np.int64)
-        counts_sq = np.zeros(K, np.int64)
-        ints, flts = _protocol_block(
-            self.lam, *self._kernel_args, nc, nb, self.key, start, stop, self.store_states,
-            self.keep_jumps, self.expected_heat, *rho, *seg, *cyc, *cum, *tot, *pair,
-            counts, counts_sq)
+        K = self.channels.bath.shape[0]
+        sums = CycleSums(rho=ki.accumulator((nt, d * d) if spec.store_states else (0, 0)),
+                         segment=ki.accumulator((nc * S, nb + 1)),
+                         cycle=ki.accumulator((nc, nb + 1)),
+                         cumulative=ki.accumulator((nt, nb + 1)),
+                         totals=ki.accumulator((1, nb + 1)),
+                         pairs=ki.accumulator((nb + 1, nb + 1)),
+                         counts=np.zeros(K, np.int64), counts_sq=np.zeros(K, np.int64))
+        ints, flts = protocol_block(self.propagators, self.channels, self.initial, spec, sums,
+                                    self.key, start, stop)
         n = stop - start
-        out = {"segment": _shifted_to_moments(n, *seg), "cycle": _shifted_to_moments(n, *cyc),
-               "cumulative": _shifted_to_moments(n, *cum),
-               "totals": _shifted_to_moments(n, *tot), "pairs": _shifted_to_moments(n, *pair),
-               "counts": counts, "counts_sq": counts_sq}
-        if self.store_states:
-            out["rho"] = _shifted_to_moments(n, *rho)
-        if self.keep_jumps:
+        out = {"segment": ki.moments(sums.segment, n), "cycle": ki.moments(sums.cycle, n),
+               "cumulative": ki.moments(sums.cumulative, n),
+               "totals": ki.moments(sums.totals, n), "pairs": ki.moments(sums.pairs, n),
+               "counts": sums.counts, "counts_sq": sums.counts_sq}
+        if spec.store_states:
+            out["rho"] = ki.moments(sums.rho, n)
+        if spec.keep_jumps:
             out["jumps"] = (ints, flts)
         return out

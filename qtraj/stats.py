@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Moments", "zscore", "batch_means", "count_mean_stderr", "largest_stderr"]
+__all__ = ["Moments", "zscore", "batch_means", "count_mean_stderr", "largest_stderr",
+           "shifted_moments"]
 
 
 def _sq(x):
@@ -66,6 +67,34 @@ class Moments:
         if np.iscomplexobj(v):
             return np.sqrt(v.real) + 1j * np.sqrt(v.imag)
         return np.sqrt(v)
+
+
+def shifted_moments(n: int, s: np.ndarray, q: np.ndarray, k: np.ndarray) -> Moments:
+    """Moments of n samples from their shifted sums: s = sum (x - k), q = sum of the
+    componentwise squares (x - k)^2 (real and imaginary parts separately), k the shift.
+
+    Parameters
+    ----------
+    n : int, number of samples
+    s, q, k : arrays of one shape (real or complex)
+
+    Returns
+    -------
+    Moments
+
+    Examples
+    --------
+    >>> x = np.array([1.0, 2.0, 4.0])
+    >>> m = shifted_moments(3, (x - 1).sum(), ((x - 1) ** 2).sum(), 1.0)
+    >>> float(m.mean), float(m.m2)
+    (2.3333333333333335, 4.666666666666667)
+    """
+    mean_shift = s / n
+    if np.iscomplexobj(q):
+        m2 = q - (mean_shift.real ** 2 + 1j * mean_shift.imag ** 2) * n
+    else:
+        m2 = q - mean_shift * mean_shift * n
+    return Moments(n, k + mean_shift, m2)
 
 
 def count_mean_stderr(counts: np.ndarray, counts_sq: np.ndarray, n: int):

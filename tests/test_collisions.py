@@ -8,7 +8,7 @@ from scipy.integrate import trapezoid
 
 import qtraj as qt
 from qtraj import operators as op
-from qtraj.collision_kernels import _collide, _collide_until
+from qtraj._kernels.collisions import collide, collide_until
 from qtraj.collisions import CollisionModel
 from qtraj.rng import stream_state
 from qtraj.stats import zscore
@@ -170,23 +170,23 @@ def test_exceptional_point_refused_by_density_method_but_pure_works():
 
 
 def test_qubit_fast_path_equals_generic_collision():
-    """_collide_until (unrolled qubit loop) consumes the same random numbers and produces the
-    same state and energy as repeated generic _collide calls."""
+    """collide_until (unrolled qubit loop) consumes the same random numbers and produces the
+    same state and energy as repeated generic collide calls."""
     from qtraj.rng import next_exponential
     cm = CollisionModel(qt.Lindblad(np.zeros((2, 2))), _random_state(3, 2), _random_unitary(6, 1),
                         1.0, ancilla_hamiltonian=np.diag([0.0, 1.0, 2.5]))
-    args = cm._pure_args(np.diag([1.0, 0.0]).astype(complex), np.array([0.0, 1.0]))
-    tables = args[12:21]
+    job, _, _ = cm._job(np.diag([1.0, 0.0]), np.array([0.0, 1.0]), 0, "pure")
+    coll = job.collisions
+    assert coll.static_system and not coll.two_point
     key = np.arange(4, dtype=np.uint64)
     psi_fast = np.array([0.6, 0.8j])
     s1 = stream_state(key, 3)
-    t_fast, n_fast, e_fast = _collide_until(s1, psi_fast, np.empty(2, complex), 0.1, 40.0, 1.0,
-                                            *tables)
+    t_fast, n_fast, e_fast = collide_until(coll, s1, psi_fast, np.empty(2, complex), 0.1, 40.0)
     psi = np.array([0.6, 0.8j])
     s2 = stream_state(key, 3)
     t, n, e = 0.1, 0, 0.0
     while t <= 40.0:
-        e += _collide(s2, psi, np.empty(2, complex), *tables)
+        e += collide(coll, s2, psi, np.empty(2, complex))
         n += 1
         t += next_exponential(s2, 1.0)
     assert n == n_fast > 20 and t == t_fast
