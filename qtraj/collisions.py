@@ -44,7 +44,8 @@ from . import deterministic as det
 from . import kernel_inputs as ki
 from ._kernels.collisions import density_block, pure_block
 from ._kernels.structs import (Channels, CollisionOutputs, Collisions, CollisionSums,
-                               DensityUnravelling, Mixture, Propagators)
+                               DensityUnravelling, Mixture, Propagators,
+                               new_ket_scratch)
 from .ensemble import run_ensemble
 from .linalg import DefectiveMatrix, diagonalise
 from .lindblad import Lindblad, vec
@@ -99,7 +100,7 @@ class PureCollisionJob:
         K = self.channels.bath.shape[0]
         sums = _collision_sums(self.outputs, d, self.n_bins, K)
         pure_block(self.propagators, self.channels, self.initial, self.collisions, self.outputs,
-                   sums, self.key, start, stop)
+                   sums, new_ket_scratch(d, K), self.key, start, stop)
         res = _collision_results(self.outputs, sums, d, stop - start)
         if not self.outputs.time_average:
             res.update(counts=sums.counts, counts_sq=sums.counts_sq)
@@ -120,7 +121,8 @@ class DensityCollisionJob:
         """Run trajectories start..stop-1; return their reductions."""
         d = int(round(np.sqrt(self.unravelling.mu.shape[0])))
         sums = _collision_sums(self.outputs, d, self.n_bins, 0)
-        density_block(self.unravelling, self.outputs, sums, self.key, start, stop)
+        density_block(self.unravelling, self.outputs, sums,
+                      new_ket_scratch(self.unravelling.mu.shape[0], 0), self.key, start, stop)
         return _collision_results(self.outputs, sums, d, stop - start)
 
 

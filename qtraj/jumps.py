@@ -23,7 +23,8 @@ import numpy as np
 
 from . import kernel_inputs as ki
 from ._kernels.jumps import jump_block
-from ._kernels.structs import Channels, JumpOutputs, Mixture, Propagators
+from ._kernels.structs import (Channels, JumpOutputs, Mixture, Propagators,
+                               new_jump_records, new_ket_scratch)
 from .ensemble import run_ensemble
 from .results import EnsembleResult
 from .rng import root_key, seed_info
@@ -69,9 +70,16 @@ class JumpJob:
         out = self.outputs
         d, nt = self.propagators.lam.shape[1], out.times.shape[0]
         K = self.channels.bath.shape[0]
-        sums = ki.jump_sums(out, d, self.n_baths, K)
-        jt, jtime, jc = jump_block(self.propagators, self.channels, self.initial, out, sums,
-                                   self.key, start, stop)
+        capacity = 64 * (stop - start) if out.keep_jumps else 0
+        while True:   # kept jumps: rerun the block with more room if the records overflow
+            sums = ki.jump_sums(out, d, self.n_baths, K)
+            records = new_jump_records(capacity)
+            nrec = jump_block(self.propagators, self.channels, self.initial, out, sums,
+                              new_ket_scratch(d, K, self.n_baths), records, self.key, start,
+                              stop)
+            if nrec >= 0:
+                break
+            capacity *= 4
         n = stop - start
         res = {"counts": sums.counts, "counts_sq": sums.counts_sq}
         if out.store_states:
@@ -81,7 +89,7 @@ class JumpJob:
         if self.n_baths:
             res["heat"] = ki.moments(sums.heat, n)
         if out.keep_jumps:
-            res["jumps"] = np.stack([jt, jc]).astype(np.int64), jtime
+            res["jumps"] = (records.ints[[0, 3], :nrec].copy(), records.floats[0, :nrec].copy())
         return res
 
 

@@ -56,7 +56,7 @@ __all__ = ["MachineJob", "make_job", "simulate_machine", "estimates", "default_b
 
 
 # =========================================================================== kernel
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, _nrt=False)
 def _evolve(prop, chans, ket, st, psi, j, r, dt, cnt, rec, no_factors):
     """Advance machine j's normalised ket psi[j] by dt of bath dynamics (the shared jump step:
     no-jump decay and exact jumps).  Returns the rescaled jump threshold.  Jumps are counted in
@@ -80,7 +80,7 @@ def _evolve(prop, chans, ket, st, psi, j, r, dt, cnt, rec, no_factors):
 
 
 @njit(cache=True, nogil=True)
-def _machine_block(prop, chans, rate, anc_cum, anc_kets, cond0, Ublk, B, schmidt_last, cum0,
+def _machine_block(prop, chans, ket, rate, anc_cum, anc_kets, cond0, Ublk, B, schmidt_last, cum0,
                    kets0, n_burn, n_rec, key, start, stop, scal, kick, outs, pis, jumps):
     """Trajectories start..stop-1 of n_machines = pis.shape[0] machines in a line.
 
@@ -92,8 +92,7 @@ def _machine_block(prop, chans, rate, anc_cum, anc_kets, cond0, Ublk, B, schmidt
     M = pis.shape[0]
     d = prop.lam.shape[1]
     K = chans.bath.shape[0]
-    ket = new_ket_scratch(d, K)
-    no_factors = np.empty((0, d), np.complex128)
+    no_factors = ket.no_factors
     psi = np.empty((M, d), np.complex128)
     rj = np.empty(M)
     cnt = np.zeros((M, max(K, 1)))
@@ -269,7 +268,8 @@ class MachineJob:
         outs = np.zeros((M, 3, n))
         pis = np.zeros((M, 32, n))
         jumps = np.zeros((M, max(K, 1), n))
-        _machine_block(self.propagators, self.channels, self.rate, self.anc_cum, self.anc_kets, self.cond0,
+        _machine_block(self.propagators, self.channels,
+                       new_ket_scratch(self.propagators.lam.shape[1], K), self.rate, self.anc_cum, self.anc_kets, self.cond0,
                        self.Ublk,
                        self.B, self.schmidt_last, self.cum0, self.kets0, self.n_burn,
                        self.n_rec, self.key, start, stop, scal, kick, outs, pis, jumps)

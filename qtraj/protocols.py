@@ -31,7 +31,8 @@ from numba import njit
 
 from . import kernel_inputs as ki
 from ._kernels.protocol import protocol_block
-from ._kernels.structs import Accumulator, Channels, CycleSpec, CycleSums, Mixture, Propagators
+from ._kernels.structs import (Channels, CycleSpec, CycleSums, Mixture, Propagators,
+                               new_jump_records, new_ket_scratch)
 from .deterministic import NonUniqueSteadyState
 from .ensemble import run_ensemble
 from .lindblad import Lindblad, unvec, vec
@@ -372,15 +373,21 @@ class ProtocolJob:
         nb, nc = self.n_baths, spec.n_cycles
         nt = nc * S + 1
         K = self.channels.bath.shape[0]
-        sums = CycleSums(rho=ki.accumulator((nt, d * d) if spec.store_states else (0, 0)),
-                         segment=ki.accumulator((nc * S, nb + 1)),
-                         cycle=ki.accumulator((nc, nb + 1)),
-                         cumulative=ki.accumulator((nt, nb + 1)),
-                         totals=ki.accumulator((1, nb + 1)),
-                         pairs=ki.accumulator((nb + 1, nb + 1)),
-                         counts=np.zeros(K, np.int64), counts_sq=np.zeros(K, np.int64))
-        ints, flts = protocol_block(self.propagators, self.channels, self.initial, spec, sums,
-                                    self.key, start, stop)
+        capacity = 64 * (stop - start) if spec.keep_jumps else 0
+        while True:   # kept jumps: rerun the block with more room if the records overflow
+            sums = CycleSums(rho=ki.accumulator((nt, d * d) if spec.store_states else (0, 0)),
+                             segment=ki.accumulator((nc * S, nb + 1)),
+                             cycle=ki.accumulator((nc, nb + 1)),
+                             cumulative=ki.accumulator((nt, nb + 1)),
+                             totals=ki.accumulator((1, nb + 1)),
+                             pairs=ki.accumulator((nb + 1, nb + 1)),
+                             counts=np.zeros(K, np.int64), counts_sq=np.zeros(K, np.int64))
+            records = new_jump_records(capacity)
+            nrec = protocol_block(self.propagators, self.channels, self.initial, spec, sums,
+                                  new_ket_scratch(d, K, nb + 1), records, self.key, start, stop)
+            if nrec >= 0:
+                break
+            capacity *= 4
         n = stop - start
         out = {"segment": ki.moments(sums.segment, n), "cycle": ki.moments(sums.cycle, n),
                "cumulative": ki.moments(sums.cumulative, n),
@@ -389,5 +396,5 @@ class ProtocolJob:
         if spec.store_states:
             out["rho"] = ki.moments(sums.rho, n)
         if spec.keep_jumps:
-            out["jumps"] = (ints, flts)
+            out["jumps"] = (records.ints[:, :nrec].copy(), records.floats[:, :nrec].copy())
         return out

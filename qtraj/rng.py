@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, uint64
 
-__all__ = ["root_key", "stream_state", "next_double", "next_exponential", "seed_info"]
+__all__ = ["root_key", "stream_state", "seed_stream", "next_double", "next_exponential", "seed_info"]
 
 _GOLDEN = uint64(0x9E3779B97F4A7C15)
 _M1 = uint64(0xBF58476D1CE4E5B9)
@@ -45,15 +45,22 @@ def _mix(z):
     return z ^ (z >> uint64(31))
 
 
-@njit(cache=True, nogil=True)
-def stream_state(key, index):
-    """xoshiro256** state of stream `index` under `key` (SplitMix64 finaliser mixing)."""
-    s = np.empty(4, dtype=np.uint64)
+@njit(cache=True, nogil=True, inline="always")
+def seed_stream(key, index, s):
+    """Set s (a (4,) uint64 array) to the xoshiro256** state of stream `index` under `key`
+    (SplitMix64 finaliser mixing); allocates nothing."""
     idx = uint64(index)
     for j in range(4):
         s[j] = _mix(key[j] ^ _mix(idx * _GOLDEN + uint64(j + 1) * _M1))
     if s[0] == 0 and s[1] == 0 and s[2] == 0 and s[3] == 0:
         s[0] = _GOLDEN
+
+
+@njit(cache=True, nogil=True)
+def stream_state(key, index):
+    """A new (4,) uint64 xoshiro256** state of stream `index` under `key` (see seed_stream)."""
+    s = np.empty(4, dtype=np.uint64)
+    seed_stream(key, index, s)
     return s
 
 

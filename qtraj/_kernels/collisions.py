@@ -17,10 +17,9 @@ import math
 import numpy as np
 from numba import njit
 
-from ..rng import next_double, next_exponential, next_open, stream_state
+from ..rng import next_double, next_exponential, next_open, seed_stream
 from .primitives import accumulate, draw_initial, matvec, sample_index
 from .step import jump_step, ket_to_coefficients, settle
-from .structs import new_ket_scratch
 
 __all__ = ["collide", "collide_until", "pure_block", "density_block"]
 
@@ -40,7 +39,7 @@ def _energy_before(coll, psi, n):
     return coll.e_before[n] - q
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def collide(coll, st, psi, phi):
     """One collision on the normalised ket psi (overwritten); returns the energy into the system.
 
@@ -82,7 +81,7 @@ def collide(coll, st, psi, phi):
     return energy
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def collide_until(coll, st, psi, phi, t_arr, T):
     """All collisions of a static system (no evolution between arrivals) with t_arr <= T.
 
@@ -175,8 +174,8 @@ def _record_scalar(out, acc, first, r, it, x):
     acc.sumsq[r, it] += y * y
 
 
-@njit(cache=True, nogil=True)
-def pure_block(prop, chans, init, coll, out, sums, key, start, stop):
+@njit(cache=True, nogil=True, _nrt=False)
+def pure_block(prop, chans, init, coll, out, sums, ket, key, start, stop):
     """Pure-state collision trajectories start..stop-1 (see module docstring).
 
     Ensemble mode adds shifted sums over trajectories at each output time; time-average mode
@@ -187,11 +186,10 @@ def pure_block(prop, chans, init, coll, out, sums, key, start, stop):
     times = out.times
     nt = times.shape[0]
     K = chans.bath.shape[0]
-    ket = new_ket_scratch(d, K)
-    no_factors = np.empty((0, d), np.complex128)
-    cnt = np.zeros(max(K, 1), np.int64)
+    cnt = ket.counts
     for traj in range(start, stop):
-        st = stream_state(key, traj)
+        st = ket.stream
+        seed_stream(key, traj, st)
         first = traj == start
         draw_initial(init, st, ket.psi)
         ket_to_coefficients(prop, 0, ket.psi, ket.c)
@@ -214,7 +212,7 @@ def pure_block(prop, chans, init, coll, out, sums, key, start, stop):
                 while True:
                     tev = t_arr if t_arr <= T else T
                     k, t, n, r, q = jump_step(prop, chans, 0, st, ket, tref, r, tev,
-                                              no_factors, -1)
+                                              ket.no_factors, -1)
                     if k >= 0:       # a jump of the system's channels comes first
                         cnt[k] += 1
                         tref = t
@@ -243,19 +241,21 @@ def pure_block(prop, chans, init, coll, out, sums, key, start, stop):
             sums.counts_sq[k] += cnt[k] * cnt[k]
 
 
-@njit(cache=True, nogil=True)
-def density_block(dens, out, sums, key, start, stop):
+@njit(cache=True, nogil=True, _nrt=False)
+def density_block(dens, out, sums, work, key, start, stop):
     """Density-matrix collision trajectories start..stop-1: exact exp(L0 dt) in the eigen-
-    coefficients c of L0 (vec(rho) = R c), collisions c -> S c, energy Re(energy_row . c)."""
+    coefficients c of L0 (vec(rho) = R c), collisions c -> S c, energy Re(energy_row . c).
+    work: `KetScratch` of dimension D = d^2 (its c, tmp, psi and stream are used)."""
     D = dens.mu.shape[0]
     d = int(round(math.sqrt(D)))
     times = out.times
     nt = times.shape[0]
-    c = np.empty(D, np.complex128)
-    tmp = np.empty(D, np.complex128)
-    v = np.empty(D, np.complex128)
+    c = work.c
+    tmp = work.tmp
+    v = work.psi
     for traj in range(start, stop):
-        st = stream_state(key, traj)
+        st = work.stream
+        seed_stream(key, traj, st)
         first = traj == start
         for i in range(D):
             c[i] = dens.c0[i]

@@ -8,21 +8,27 @@ because consecutive output times without a jump in between are the common case.
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
-from ..rng import next_open, stream_state
-from .primitives import accumulate, csc_matvec, draw_initial
+from ..rng import next_open, seed_stream
+from .primitives import accumulate, draw_initial
 from .step import jump_step, ket_to_coefficients, settle
-from .structs import new_ket_scratch
 
 __all__ = ["jump_block"]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _record_expectations(out, psi, first, it, acc):
-    """Add <psi|E_m|psi> of every e_op at output index it."""
+def record_outputs(out, sums, psi, first, it, heat):
+    """Add the state |psi><psi| (if stored), <psi|E_m|psi> of every e_op and the cumulative
+    heat per bath at output index it to the block's sums."""
     d = psi.shape[0]
+    if out.store_states:
+        for a in range(d):
+            for b in range(d):
+                accumulate(sums.rho, first, it, a * d + b, psi[a] * psi[b].conjugate())
+    for b in range(sums.heat.sum.shape[0]):   # heat from each bath up to T, jump by jump
+        accumulate(sums.heat, first, b, it, complex(heat[b], 0.0))
+    acc = sums.expect
     idiag = 0
     idense = 0
     for m in range(out.e_isdiag.shape[0]):
@@ -41,32 +47,32 @@ def _record_expectations(out, psi, first, it, acc):
         accumulate(acc, first, m, it, x)
 
 
-@njit(cache=True, nogil=True)
-def jump_block(prop, chans, init, out, sums, key, start, stop):
+@njit(cache=True, nogil=True, _nrt=False)
+def jump_block(prop, chans, init, out, sums, ket, records, key, start, stop):
     """Trajectories start..stop-1 of the one-segment model (prop, chans) from the mixture init.
 
-    Adds to `sums` (`JumpSums`) and returns (traj, time, channel) arrays of every jump when
-    out.keep_jumps (empty otherwise).  Heat: each jump adds its heat q (see `jump_step`) to its
-    bath; the cumulative heat per bath is recorded at every output time.
+    Adds to `sums` (`JumpSums`); with out.keep_jumps, writes (trajectory, channel) into
+    records.ints rows 0, 3 and (time, heat) into records.floats.  Returns the number of jumps
+    recorded, or -1 if records is too small (the caller enlarges it and reruns the block: the
+    trajectories depend only on (key, index)).  Heat: each jump adds its heat q (see
+    `jump_step`) to its bath; the cumulative heat per bath is recorded at every output time.
     """
     d = prop.lam.shape[1]
     times = out.times
     nt = times.shape[0]
-    K = chans.bath.shape[0]
-    nb = sums.heat.sum.shape[0]
-    ket = new_ket_scratch(d, K)
-    cnt = np.zeros(max(K, 1), np.int64)
-    heat = np.zeros(max(nb, 1))
-    cap = 16 if out.keep_jumps else 1
-    j_traj = np.empty(cap, np.int64)
-    j_time = np.empty(cap)
-    j_chan = np.empty(cap, np.int64)
+    bath = chans.bath
+    K = bath.shape[0]
+    psi = ket.psi
+    cnt = ket.counts
+    heat = ket.tally[0]
+    cap = records.ints.shape[1] if out.keep_jumps else 0
     nrec = 0
     for traj in range(start, stop):
-        st = stream_state(key, traj)
+        st = ket.stream
+        seed_stream(key, traj, st)
         first = traj == start
-        draw_initial(init, st, ket.psi)
-        ket_to_coefficients(prop, 0, ket.psi, ket.c)
+        draw_initial(init, st, psi)
+        ket_to_coefficients(prop, 0, psi, ket.c)
         tref = times[0]
         r = next_open(st)
         cnt[:] = 0
@@ -81,28 +87,21 @@ def jump_block(prop, chans, init, out, sums, key, start, stop):
                     break
                 tref = t
                 cnt[k] += 1
-                heat[chans.bath[k]] += q
+                heat[bath[k]] += q
                 if out.keep_jumps:
-                    if nrec == j_time.shape[0]:
-                        j_traj = np.concatenate((j_traj, np.empty(nrec, np.int64)))
-                        j_time = np.concatenate((j_time, np.empty(nrec)))
-                        j_chan = np.concatenate((j_chan, np.empty(nrec, np.int64)))
-                    j_traj[nrec] = traj
-                    j_time[nrec] = t
-                    j_chan[nrec] = k
+                    if nrec == cap:
+                        return -1
+                    records.ints[0, nrec] = traj
+                    records.ints[3, nrec] = k
+                    records.ints[4, nrec] = bath[k]
+                    records.floats[0, nrec] = t
+                    records.floats[1, nrec] = q
                     nrec += 1
             # renormalise at T (exact rewrite: same jump times) and record the state
             r = settle(prop, chans, 0, ket, n, r, True)
             tref = T
-            psi = ket.psi
-            if out.store_states:
-                for a in range(d):
-                    for b in range(d):
-                        accumulate(sums.rho, first, it, a * d + b, psi[a] * psi[b].conjugate())
-            _record_expectations(out, psi, first, it, sums.expect)
-            for b in range(nb):   # heat from each bath up to T, counted jump by jump
-                accumulate(sums.heat, first, b, it, complex(heat[b], 0.0))
+            record_outputs(out, sums, psi, first, it, heat)
         for k in range(K):
             sums.counts[k] += cnt[k]
             sums.counts_sq[k] += cnt[k] * cnt[k]
-    return j_traj[:nrec], j_time[:nrec], j_chan[:nrec]
+    return nrec

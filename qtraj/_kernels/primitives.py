@@ -37,14 +37,17 @@ def csc_matvec(A, k, x, out):
 
     Column-wise, skipping x_j == 0: kets usually live in one symmetry sector, so the cost is
     that of the sector's columns only."""
+    data = A.data
+    indices = A.indices
+    indptr = A.indptr
     for i in range(out.shape[0]):
         out[i] = 0
     for j in range(x.shape[0]):
         xj = x[j]
         if xj == 0:
             continue
-        for p in range(A.indptr[k, j], A.indptr[k, j + 1]):
-            out[A.indices[p]] += A.data[p] * xj
+        for p in range(indptr[k, j], indptr[k, j + 1]):
+            out[indices[p]] += data[p] * xj
 
 
 # --------------------------------------------------------------------------- sampling
@@ -60,10 +63,12 @@ def sample_index(cum, n, u):
 @njit(cache=True, nogil=True, inline="always")
 def draw_initial(mix, st, psi):
     """psi <- a ket of the `Mixture` mix, drawn with its weight from the stream st."""
-    n = mix.cum.shape[0]
-    i0 = sample_index(mix.cum, n, next_double(st) * mix.cum[n - 1])
+    cum = mix.cum
+    kets = mix.kets
+    n = cum.shape[0]
+    i0 = sample_index(cum, n, next_double(st) * cum[n - 1])
     for i in range(psi.shape[0]):
-        psi[i] = mix.kets[i0, i]
+        psi[i] = kets[i0, i]
 
 
 # --------------------------------------------------------------------------- accumulation
@@ -71,9 +76,10 @@ def draw_initial(mix, st, psi):
 def accumulate(acc, first, i, j, x):
     """Add x at [i, j] of the `Accumulator` acc: shifted sum of x - K and the componentwise
     square of it (K = the value of the block's first trajectory, set when first is True)."""
+    shift = acc.shift
     if first:
-        acc.shift[i, j] = x
-    y = x - acc.shift[i, j]
+        shift[i, j] = x
+    y = x - shift[i, j]
     acc.sum[i, j] += y
     acc.sumsq[i, j] += complex(y.real * y.real, y.imag * y.imag)
 
@@ -83,33 +89,36 @@ def accumulate(acc, first, i, j, x):
 def coefficient_norm(prop, s, work):
     """n = w^dag G w and dn/dt = 2 Re (lam w)^dag G w for coefficients w (segment s)."""
     d = work.shape[0]
+    lam = prop.lam
     n = 0.0
     dn = 0.0
     if prop.normal[s]:  # V unitary, G = identity
         for i in range(d):
             a2 = work[i].real ** 2 + work[i].imag ** 2
             n += a2
-            dn += 2.0 * prop.lam[s, i].real * a2
+            dn += 2.0 * lam[s, i].real * a2
         return n, dn
+    G = prop.gram
     for i in range(d):
         gi = 0j
         for j in range(d):
-            gi += prop.gram[s, i, j] * work[j]
+            gi += G[s, i, j] * work[j]
         wc = work[i].conjugate()
         n += (wc * gi).real
-        dn += 2.0 * (wc * prop.lam[s, i].conjugate() * gi).real
+        dn += 2.0 * (wc * lam[s, i].conjugate() * gi).real
     return n, dn
 
 
 @njit(cache=True, nogil=True, inline="always")
 def norm_and_slope(prop, s, c, dt, work):
     """n and dn/dt at t_ref + dt; leaves w = c exp(lam dt) in `work`."""
+    lam = prop.lam
     for i in range(c.shape[0]):
         if c[i] == 0:   # states often live in one symmetry sector: skip the others' modes
             work[i] = 0
             continue
-        a = math.exp(prop.lam[s, i].real * dt)
-        w = prop.lam[s, i].imag * dt
+        a = math.exp(lam[s, i].real * dt)
+        w = lam[s, i].imag * dt
         if w == 0.0:
             work[i] = c[i] * a
         else:
@@ -121,11 +130,12 @@ def norm_and_slope(prop, s, c, dt, work):
 def norm_normal(prop, s, c, dt):
     """n and dn/dt for a normal H_eff: n(t) = sum_i |c_i|^2 exp(2 Re lam_i dt) (real
     exponentials only; none at dt = 0)."""
+    lam = prop.lam
     n = 0.0
     dn = 0.0
     for i in range(c.shape[0]):
         if c[i] != 0:
-            g = 2.0 * prop.lam[s, i].real
+            g = 2.0 * lam[s, i].real
             x = c[i].real ** 2 + c[i].imag ** 2
             if dt != 0.0:
                 x *= math.exp(g * dt)

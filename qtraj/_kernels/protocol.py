@@ -9,13 +9,11 @@ at a boundary) and the Hamiltonian switches, which costs the work <psi|H_next - 
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
-from ..rng import next_open, stream_state
-from .primitives import accumulate, draw_initial, matvec
+from ..rng import next_open, seed_stream
+from .primitives import accumulate, draw_initial
 from .step import jump_step, ket_to_coefficients, settle
-from .structs import new_ket_scratch
 
 __all__ = ["protocol_block"]
 
@@ -31,46 +29,47 @@ def _record_state(psi, first, row, acc):
 @njit(cache=True, nogil=True, inline="always")
 def _switch_work(H, s, nx, psi, hpsi, tmp):
     """<psi|H[nx] - H[s]|psi>."""
-    matvec(H[nx], psi, hpsi)
-    matvec(H[s], psi, tmp)
+    d = psi.shape[0]
     w = 0.0
-    for i in range(psi.shape[0]):
-        w += (psi[i].conjugate() * (hpsi[i] - tmp[i])).real
+    for i in range(d):
+        x = 0j
+        for j in range(d):
+            x += (H[nx, i, j] - H[s, i, j]) * psi[j]
+        w += (psi[i].conjugate() * x).real
     return w
 
 
-@njit(cache=True, nogil=True)
-def protocol_block(prop, chans, init, spec, sums, key, start, stop):
+@njit(cache=True, nogil=True, _nrt=False)
+def protocol_block(prop, chans, init, spec, sums, ket, records, key, start, stop):
     """Trajectories start..stop-1 over spec.n_cycles cycles of the S segments.
 
     Row b = cycle * S + s of sums.segment holds [heat per bath..., work of the switch] of
     segment s; sums.cycle per cycle; sums.cumulative and sums.rho at boundary b + 1 (row 0 =
-    start).  Returns the jump records (int rows: traj, cycle, segment, channel, bath; float
-    rows: time, heat) when spec.keep_jumps.
+    start).  With spec.keep_jumps, every jump's (traj, cycle, segment, channel, bath) and
+    (time, heat) go to records; returns their number, or -1 if records is too small (the
+    caller enlarges it and reruns the block).
     """
     S = spec.durations.shape[0]
-    d = prop.lam.shape[1]
-    K = chans.bath.shape[0]
+    bath = chans.bath
+    K = bath.shape[0]
     nb = sums.cycle.sum.shape[1] - 1
-    ket = new_ket_scratch(d, K)
-    no_factors = np.empty((0, d), np.complex128)
-    cnt = np.zeros(max(K, 1), np.int64)
-    heat_cum = np.zeros(nb + 1)       # cumulative [heat per bath..., work]
-    seg_x = np.zeros(nb + 1)
-    cyc_x = np.zeros(nb + 1)
-    cap = 16 if spec.keep_jumps else 1
-    j_int = np.empty((5, cap), np.int64)
-    j_flt = np.empty((2, cap))
+    psi = ket.psi
+    cnt = ket.counts
+    heat_cum = ket.tally[0]           # cumulative [heat per bath..., work]
+    seg_x = ket.tally[1]
+    cyc_x = ket.tally[2]
+    cap = records.ints.shape[1] if spec.keep_jumps else 0
     nrec = 0
     for traj in range(start, stop):
-        st = stream_state(key, traj)
+        st = ket.stream
+        seed_stream(key, traj, st)
         first = traj == start
-        draw_initial(init, st, ket.psi)
+        draw_initial(init, st, psi)
         r = next_open(st)
         cnt[:] = 0
         heat_cum[:] = 0.0
         if spec.store_states:
-            _record_state(ket.psi, first, 0, sums.rho)
+            _record_state(psi, first, 0, sums.rho)
         for m in range(nb + 1):
             accumulate(sums.cumulative, first, 0, m, 0j)
         t_seg = 0.0
@@ -79,33 +78,31 @@ def protocol_block(prop, chans, init, spec, sums, key, start, stop):
             for sg in range(S):
                 tau = spec.durations[sg]
                 seg_x[:] = 0.0
-                ket_to_coefficients(prop, sg, ket.psi, ket.c)
+                ket_to_coefficients(prop, sg, psi, ket.c)
                 tref = 0.0
                 while True:
                     k, t, n, r, q = jump_step(prop, chans, sg, st, ket, tref, r, tau,
-                                              no_factors, -1)
+                                              ket.no_factors, -1)
                     if k < 0:
                         break
                     tref = t
                     cnt[k] += 1
-                    seg_x[chans.bath[k]] += q
+                    seg_x[bath[k]] += q
                     if spec.keep_jumps:
-                        if nrec == j_flt.shape[1]:
-                            j_int = np.concatenate((j_int, np.empty((5, nrec), np.int64)),
-                                                   axis=1)
-                            j_flt = np.concatenate((j_flt, np.empty((2, nrec))), axis=1)
-                        j_int[0, nrec] = traj
-                        j_int[1, nrec] = cyc
-                        j_int[2, nrec] = sg
-                        j_int[3, nrec] = k
-                        j_int[4, nrec] = chans.bath[k]
-                        j_flt[0, nrec] = t_seg + t
-                        j_flt[1, nrec] = q
+                        if nrec == cap:
+                            return -1
+                        records.ints[0, nrec] = traj
+                        records.ints[1, nrec] = cyc
+                        records.ints[2, nrec] = sg
+                        records.ints[3, nrec] = k
+                        records.ints[4, nrec] = bath[k]
+                        records.floats[0, nrec] = t_seg + t
+                        records.floats[1, nrec] = q
                         nrec += 1
                 # end of the segment: renormalise (exact rewrite of the threshold) ...
                 r = settle(prop, chans, sg, ket, n, r, True)
                 # ... and switch the Hamiltonian: work <psi|H_next - H_s|psi>
-                seg_x[nb] = _switch_work(spec.H, sg, (sg + 1) % S, ket.psi, ket.hpsi, ket.tmp)
+                seg_x[nb] = _switch_work(spec.H, sg, (sg + 1) % S, psi, ket.hpsi, ket.tmp)
                 row = cyc * S + sg
                 for m in range(nb + 1):
                     cyc_x[m] += seg_x[m]
@@ -113,7 +110,7 @@ def protocol_block(prop, chans, init, spec, sums, key, start, stop):
                     accumulate(sums.segment, first, row, m, complex(seg_x[m], 0.0))
                     accumulate(sums.cumulative, first, row + 1, m, complex(heat_cum[m], 0.0))
                 if spec.store_states:
-                    _record_state(ket.psi, first, row + 1, sums.rho)
+                    _record_state(psi, first, row + 1, sums.rho)
                 t_seg += tau
             for m in range(nb + 1):
                 accumulate(sums.cycle, first, cyc, m, complex(cyc_x[m], 0.0))
@@ -124,4 +121,4 @@ def protocol_block(prop, chans, init, spec, sums, key, start, stop):
         for k in range(K):
             sums.counts[k] += cnt[k]
             sums.counts_sq[k] += cnt[k] * cnt[k]
-    return j_int[:, :nrec].copy(), j_flt[:, :nrec].copy()
+    return nrec

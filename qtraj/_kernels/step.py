@@ -24,6 +24,12 @@ import math
 from numba import njit
 
 from ..rng import next_double, next_open
+
+# Performance note.  With Numba's reference counting on, every read of an array out of a named
+# tuple costs an atomic increment and decrement, which in these loops costs more than the
+# arithmetic.  The kernels are therefore compiled without it (`_nrt=False`), which forbids them
+# to allocate: all work arrays are made on the Python side (`structs.new_ket_scratch`,
+# `structs.new_jump_records`) and passed in.  Everything here is inlined into the kernels.
 from .primitives import (coefficient_norm, csc_matvec, expected_jump_energy, jump_time,
                          norm_and_slope, norm_normal, sample_index)
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
 __all__ = ["CSCStack", "Propagators", "Channels", "Mixture", "Accumulator", "KetScratch",
            "JumpOutputs", "JumpSums", "CycleSpec", "CycleSums", "Collisions",
-           "CollisionOutputs", "CollisionSums", "DensityUnravelling", "new_ket_scratch"]
+           "CollisionOutputs", "CollisionSums", "DensityUnravelling", "JumpRecords", "new_ket_scratch",
+           "new_jump_records"]
 
 
 class CSCStack(NamedTuple):
@@ -72,7 +72,8 @@ class Accumulator(NamedTuple):
 
 
 class KetScratch(NamedTuple):
-    """Work vectors of one trajectory's ket (allocated once per kernel call)."""
+    """Work arrays of one trajectory (allocated once per block, outside the kernel: kernels
+    allocate nothing, see `step`)."""
 
     c: np.ndarray           # (d,) coefficients of the ket at the reference time
     psi: np.ndarray         # (d,) the ket
@@ -81,6 +82,10 @@ class KetScratch(NamedTuple):
     hpsi: np.ndarray        # (d,) scratch for the heat estimator
     tmp2: np.ndarray        # (d,) scratch for the heat estimator
     weights: np.ndarray     # (K,) cumulative channel weights
+    counts: np.ndarray      # (K,) int64 jumps of each channel in the current trajectory
+    tally: np.ndarray       # (3, m) float per-trajectory running totals (heat, work, ...)
+    stream: np.ndarray      # (4,) uint64 state of the trajectory's random stream
+    no_factors: np.ndarray  # (0, d) complex: "no precomputed exponentials" for `jump_step`
 
 
 class JumpOutputs(NamedTuple):
@@ -105,13 +110,24 @@ class JumpSums(NamedTuple):
     counts_sq: np.ndarray     # (K,) int64 sum of squared per-trajectory counts
 
 
-@njit(cache=True, nogil=True)
-def new_ket_scratch(d: int, n_channels: int) -> KetScratch:
-    """Work vectors for a d-dimensional ket and n_channels channels (Numba-callable)."""
-    return KetScratch(np.empty(d, np.complex128), np.empty(d, np.complex128),
-                      np.empty(d, np.complex128), np.empty(d, np.complex128),
-                      np.empty(d, np.complex128), np.empty(d, np.complex128),
-                      np.empty(max(n_channels, 1)))
+def new_ket_scratch(d: int, n_channels: int, n_tally: int = 1) -> KetScratch:
+    """Work arrays for a d-dimensional ket, n_channels channels and n_tally running totals."""
+    return KetScratch(*(np.zeros(d, np.complex128) for _ in range(6)),
+                      np.zeros(max(n_channels, 1)), np.zeros(max(n_channels, 1), np.int64),
+                      np.zeros((3, max(n_tally, 1))), np.zeros(4, np.uint64),
+                      np.zeros((0, d), np.complex128))
+
+
+class JumpRecords(NamedTuple):
+    """Every jump of a block (filled when jumps are kept; capacity = the arrays' length)."""
+
+    ints: np.ndarray          # (5, cap) int64: trajectory, cycle, segment, channel, bath
+    floats: np.ndarray        # (2, cap) float: time, heat
+
+
+def new_jump_records(capacity: int) -> JumpRecords:
+    """Empty jump records with room for `capacity` jumps."""
+    return JumpRecords(np.zeros((5, capacity), np.int64), np.zeros((2, capacity)))
 
 
 class CycleSpec(NamedTuple):
