@@ -9,7 +9,7 @@
    kernels release the GIL): parallel scaling.
 3. For reference: the density-matrix method, and a damped qubit (own bath, quantum jumps with
    exact jump times competing with arrivals) through the generic path.
-Target (issue): >= 5e6 collisions/s on one core for (1).  Wall-clock figures depend on machine
+Target: >= 5e6 collisions/s on one core for (1).  Wall-clock figures depend on machine
 load (the load average is printed); "per CPU-second" uses the thread's CPU time and is the
 load-independent single-core figure.  Parallel speed-up is only meaningful on idle cores.
 """

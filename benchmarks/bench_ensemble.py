@@ -1,4 +1,4 @@
-"""Ensemble-driver benchmarks (issue: runs that scale and survive).
+"""Ensemble-driver benchmarks: runs that scale and survive.
 
 * memory: peak RSS of a 1e6-trajectory two-atom run vs a 1e4-trajectory run (fresh processes);
 * parallel efficiency on 2 cores (loky and threading) for a run of >= 20 s on one core;

@@ -1,6 +1,6 @@
 """Coherence, entropy and correlation measures of density matrices (all in nats, hbar = k_B = 1).
 
-Definitions (paper 004, Eqs. 1-4):
+Definitions (Manzano, Silva & Parrondo (2019), PRE 99, 042135, Eqs. 1-4):
 
 - von Neumann entropy S(rho) = -Tr rho ln rho, relative entropy S(rho||sigma) = Tr rho (ln rho - ln sigma).
 - l1 coherence C_l1(rho) = sum_{i != j} |rho_ij| in a chosen basis.
@@ -64,7 +64,7 @@ def dephase(rho: np.ndarray, H: np.ndarray | None = None, rtol: float = 1e-9) ->
     """Dephased state: the diagonal of rho (H None), or sum_j P_j rho P_j over H's eigenspaces.
 
     Eigenvalues of H closer than rtol * max|eigenvalue| are treated as one degenerate eigenspace,
-    whose internal coherences are kept (block dephasing, paper 004 Eq. 4).
+    whose internal coherences are kept (block dephasing, Manzano et al. (2019) Eq. 4).
     """
     rho = as_density_matrix(rho, "rho")
     if H is None:
@@ -80,7 +80,7 @@ def dephase(rho: np.ndarray, H: np.ndarray | None = None, rtol: float = 1e-9) ->
 
 
 def relative_entropy_of_coherence(rho: np.ndarray) -> float:
-    """REC C(rho) = S(diag rho) - S(rho) (paper 004 Eq. 1), computational basis, nats."""
+    """REC C(rho) = S(diag rho) - S(rho) (Manzano et al. 2019, Eq. 1), computational basis, nats."""
     rho = as_density_matrix(rho, "rho")
     return max(0.0, von_neumann_entropy(dephase(rho)) - von_neumann_entropy(rho))
 

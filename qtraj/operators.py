@@ -1,6 +1,6 @@
 """Qubit and spin operators, tensor products and collective operators.
 
-Conventions (DESIGN.md): index 0 is the ground state |g> = |0>, index 1 the excited state
+Conventions: index 0 is the ground state |g> = |0>, index 1 the excited state
 |e> = |1>; sigma_minus = |0><1|, sigma_plus = |1><0|, sigma_z = |1><1| - |0><0|.  Tensor
 products are ordered left to right as the subsystems are listed (atom 1 is the leftmost factor).
 """
@@ -56,7 +56,7 @@ def sigma_x() -> np.ndarray:
 
 
 def sigma_y() -> np.ndarray:
-    """Pauli y with <sigma_y> = -2 Im rho_01 (the Bloch-vector convention of DESIGN.md)."""
+    """Pauli y with <sigma_y> = -2 Im rho_01 (Bloch vector x = 2 Re rho_01, y = -2 Im rho_01)."""
     return np.array([[0, -1j], [1j, 0]], dtype=complex)
 
 

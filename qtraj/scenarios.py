@@ -128,16 +128,18 @@ def _otto(omega_a: float = 1.0, omega_b: float = 4.0, beta_c: float = 1.0, beta_
 
 SCENARIOS: dict[str, Scenario] = {
     "collective": Scenario("collective", "N atoms in a common thermal bath from |g...g> "
-                           "(paper 003, Secs. II-IV): quantum jumps vs mesolve", _collective),
+                           "(Çakmak et al. 2017, Secs. II-IV): quantum jumps vs mesolve",
+                           _collective),
     "harvest": Scenario("harvest", "qubit hit by atom pairs from the collective bath at "
-                        "Poisson times (paper 003, Sec. III C): collisions vs exact map",
+                        "Poisson times (Çakmak et al. 2017, Sec. III C): collisions vs exact map",
                         _harvest),
     "machine": Scenario("machine", "two-qubit machine fed by a Poisson stream of atoms "
-                        "(paper 004): C_a-dot/phi^2 and flows shot by shot (--ntraj counts "
-                        "collisions; --target-stderr is relative, for C_a-dot)", _machine),
-    "transistor": Scenario("transistor", "three-level thermal transistor (paper 000, lindblad "
+                        "(Manzano et al. 2019): C_a-dot/phi^2 and flows shot by shot "
+                        "(--ntraj counts collisions; --target-stderr is relative, for C_a-dot)",
+                        _machine),
+    "transistor": Scenario("transistor", "three-level thermal transistor (Su et al. 2021, lindblad "
                            "reading): jump-counted heat vs J_i t", _transistor),
-    "otto": Scenario("otto", "two-level Otto refrigerator (paper 001): cycles shot by shot vs "
+    "otto": Scenario("otto", "two-level Otto refrigerator: cycles shot by shot vs "
                      "the periodic state of the protocol", _otto),
 }
 

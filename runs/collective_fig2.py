@@ -1,4 +1,4 @@
-"""Paper 003 Fig. 2: C_l1(t) of two collective atoms from |gg> for several nbar.
+"""Çakmak et al. (2017) Fig. 2: C_l1(t) of two collective atoms from |gg> for several nbar.
 
 Exact: Eq. (5) and qt.mesolve of the same model; shot by shot: quantum-jump ensembles (points
 with 1-sigma error bars).  Writes collective_fig2.png/.npz to --out.
@@ -34,7 +34,7 @@ def main(argv=None):
                      f"mc_se_{nbar}": se})
     ax.set_xlabel("γ0 t")
     ax.set_ylabel("C_l1")
-    ax.set_title(f"Two atoms from |gg⟩ — lines: Eq. 5, dots: mesolve, "
+    ax.set_title(f"Two atoms from |gg⟩ — lines: Eq. 5 of Çakmak et al. (2017),\ndots: mesolve, "
                  f"points: {ntraj} trajectories", fontsize=8)
     ax.legend(fontsize=8)
     return plotting.save(fig, a.out, "collective_fig2", data)

@@ -1,4 +1,4 @@
-"""Paper 003 Fig. 3: C_l1(t) for the two initial states affected by dipolar coupling.
+"""Çakmak et al. (2017) Fig. 3: C_l1(t) for the two initial states affected by dipolar coupling.
 
 States (|ge> + i|eg>)/sqrt2 and (sqrt3|ge> + |eg>)/2, nbar = 10, f0/gamma0 in {1, 100}.
 Exact mesolve curves (dense sampling: the f0 = 100 oscillation period is pi/f0 ~ 0.03) with

@@ -1,8 +1,10 @@
-"""Paper 003 Fig. 4: long-time C_l1 from the all-ground state for N = 2...7 (nbar = 10, f0 = 1).
+"""Çakmak et al. (2017) Fig. 4: long-time C_l1 from |g...g> for N = 2...7 (nbar = 10, f0 = 1).
 
 Three things on one plot: qt.steady_state(L, rho0=|g...g>) (the kernel projection, the
-steady state is not unique), the exact closed form of PHYSICS.md §1, the paper's cubic fit to
-the data (the exact law is not cubic), and quantum-jump ensemble estimates at a late time.
+steady state is not unique), the exact closed form (`collective.longtime_c_l1`: the state stays
+in the Dicke ladder and relaxes to sum_k p_k |D_k><D_k|, p_k ~ (nbar/(nbar+1))^k, so
+C_l1 = sum_k p_k (C(N,k) - 1)), the paper's cubic fit to the data (the exact law is not cubic),
+and quantum-jump ensemble estimates at a late time.
 """
 
 import numpy as np
@@ -35,7 +37,7 @@ def main(argv=None):
     fig, ax = plotting.figure()
     nn = np.linspace(2, 7, 100)
     ax.plot(Ns, ss, "s", label="steady_state(ρ0 = |g…g⟩)")
-    ax.plot(nn, np.polyval(cubic, nn), "--", lw=0.8, label="cubic fit (paper)")
+    ax.plot(nn, np.polyval(cubic, nn), "--", lw=0.8, label="cubic fit (Çakmak et al. 2017)")
     ax.plot(Ns, closed, "k.", label="closed form Σ p_k (C(N,k) − 1)")
     plotting.mc_points(ax, mc_N, mc, mc_se, fmt="o", mfc="none", label="quantum jumps, t = 1")
     ax.set_xlabel("number of atoms N")

@@ -1,6 +1,6 @@
-"""Paper 003 Sec. III C: shot-by-shot estimates of the harvested qubit's excited population
-converging to the exact fixed point of the collision map (coherent pairs from the collective bath
-at n̄ = 1, gτ = 0.8, rate p = 1; exact p_e = r_e/(r_e + r_d) = 1/3).
+"""Çakmak et al. (2017), Sec. III C: shot-by-shot estimates of the harvested qubit's excited
+population converging to the exact fixed point of the collision map (coherent pairs from the
+collective bath at n̄ = 1, gτ = 0.8, rate p = 1; exact p_e = r_e/(r_e + r_d) = 1/3).
 
 Two estimators, each plotted against N = the number of collisions it consumed:
 * time average: one trajectory from |g>, burn-in of 20/p, then averaged over a window of N/p

@@ -1,5 +1,6 @@
-"""Paper 003 Sec. III C / App. B: exact collision map vs the paper's second-order master equation
-(Eqs. 11-16) and the third-order expansion, versus gτ, for pair states with lam = <J^-> != 0.
+"""Çakmak et al. (2017), Sec. III C / App. B: exact collision map vs the paper's second-order
+master equation (Eqs. 11-16) and the third-order expansion, versus gτ, for pair states with
+lam = <J^-> != 0.
 
 Distance = trace norm ||rho_exact - rho_n||_1 between the exact fixed point of Phi
 (`HarvestScheme.steady_state`) and the steady state of the order-n generator
@@ -82,8 +83,8 @@ def main(argv=None):
         cf = h.coefficients()
         k2, k3 = fit_slope(g_taus, d2), fit_slope(g_taus, d3)
         col = colors[name]
-        ax.loglog(g_taus, d2, "o-", color=col, ms=3.5, label=f"{name}: 2nd order (paper), "
-                  f"slope {k2:.2f}")
+        ax.loglog(g_taus, d2, "o-", color=col, ms=3.5,
+                  label=f"{name}: 2nd order (Çakmak et al. 2017), slope {k2:.2f}")
         ax.loglog(g_taus, d3, "s--", color=col, ms=3.5, mfc="none",
                   label=f"{name}: 3rd order, slope {k3:.2f}")
         bx.loglog(g_taus, c2, "o-", color=col, ms=3.5, label=f"{name}: 2nd order")

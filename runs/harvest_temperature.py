@@ -1,6 +1,6 @@
-"""Paper 003 Sec. III C: temperature the qubit harvests from a pair beam versus the bath's n̄.
+"""Çakmak et al. (2017), Sec. III C: temperature harvested from a pair beam vs the bath's n̄.
 
-Pairs arrive in the two-atom long-time state of the collective bath at n̄ (PHYSICS.md section 1:
+Pairs arrive in the two-atom long-time state of the collective bath at n̄ (Dicke ladder:
 p_0|gg><gg| + p_1|D_1><D_1| + p_2|ee><ee|, p_k ~ x^k, x = n̄/(n̄+1)), either coherent (with the
 heat-exchange coherence a_23 = p_1/2) or dephased (a_23 = 0).  Lines: T = omega0/ln(p_g/p_e) of
 the exact fixed point of the collision map (`HarvestScheme.effective_temperature`, which for

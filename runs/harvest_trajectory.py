@@ -1,5 +1,5 @@
-"""Paper 003 Sec. III C: one qubit trajectory shot by shot, pairs from the collective bath
-(n̄ = 1).  Top: coherent pairs (the two-atom long-time state, with the heat-exchange
+"""Çakmak et al. (2017), Sec. III C: one qubit trajectory shot by shot, pairs from the collective
+bath (n̄ = 1).  Top: coherent pairs (the two-atom long-time state, with the heat-exchange
 coherence a_23); bottom: the same pairs dephased (a_23 = 0).  Seeds --seed and --seed + 1 (the same
 seed would reuse the same random numbers and give nearly identical paths).  Plotted: the excited
 population <e|psi(t)><psi(t)|e> of the qubit's conditional ket, its running time average, and the

@@ -1,9 +1,9 @@
-"""Paper 001 Fig. 2: COP at maximum chi, eps*, versus the Carnot COP eps_C = T_c/(T_h - T_c),
-with the Curzon-Ahlborn value eps_CA = sqrt(1 + eps_C) - 1 and the high-temperature bound
-eps_+ = (sqrt(9 + 8 eps_C) - 3)/2 (Eq. 23).  eps* from maximising chi = eps Q_c / t_cycle over
-(omega_a, omega_b, tau_c, tau_h) (beta_c = 1, gamma_c = gamma_h = 1, tau_adi = 1; eps* depends on
-eps_C only).  Lower panel: eps*/eps_CA - 1 (the paper's "nice agreement" is a 3-6 % overshoot).
-Writes otto_fig2.png/.npz to --out.
+"""Otto refrigerator model, Fig. 2: COP at maximum chi, eps*, versus the Carnot COP
+eps_C = T_c/(T_h - T_c), with the Curzon-Ahlborn value eps_CA = sqrt(1 + eps_C) - 1 and the
+high-temperature bound eps_+ = (sqrt(9 + 8 eps_C) - 3)/2 (Eq. 23).  eps* from maximising
+chi = eps Q_c / t_cycle over (omega_a, omega_b, tau_c, tau_h) (beta_c = 1, gamma_c = gamma_h = 1,
+tau_adi = 1; eps* depends on eps_C only).  Lower panel: eps*/eps_CA - 1 (the paper's "nice
+agreement" is a 3-6 % overshoot).  Writes otto_fig2.png/.npz to --out.
 """
 
 import numpy as np

@@ -1,11 +1,12 @@
-"""Paper 001 shot by shot: heat from the cold bath counted jump by jump (+-omega_a per jump) in
-the periodic state of the Otto refrigerator, against exact results.
+"""Otto refrigerator model, shot by shot: heat from the cold bath counted jump by jump
+(+-omega_a per jump) in the periodic state of the refrigerator, against exact results.
 (a) Q_c in one cycle: histogram of independent trajectories vs the exact distribution (net
     jump count = change of level, so Q_c in {-omega_a, 0, omega_a}).
 (b) Q_c summed over 5 cycles vs the counting-field (tilted generator) distribution over the
     protocol.
-(c) per-cycle Q_c and W (points, 1 sigma) vs the analytic values of PHYSICS.md section 5 (lines),
-    and the COP <Q_c>/<W> with its delta-method error.
+(c) per-cycle Q_c and W (points, 1 sigma) vs the analytic values Q_c = omega_a Dp f,
+    W = (omega_b - omega_a) Dp f of `OttoRefrigerator` (lines), and the COP <Q_c>/<W> with its
+    delta-method error.
 Parameters: the chi-optimal refrigerator for beta_c = 1, beta_h = 0.5 (eps_C = 1),
 gamma_c = gamma_h = 1, tau_adi = 1.  Writes otto_histogram.png/.npz/.json to --out.
 """

@@ -1,4 +1,4 @@
-"""Quantum vs P-averaged classical light (PHYSICS.md §6, paper 002): two-level atom from |g>,
+"""Quantum vs P-averaged classical light (after Mukamel & Dorfman 2015): two-level atom from |g>,
 thermal field (nbar), interaction time t.  Left: P_e versus coupling g for the quantized mode
 (Jaynes–Cummings) and for the Glauber–Sudarshan average of classical drives, with the
 second-order (linear-in-intensity) and fourth-order expansions.  Right: |P_e^q - P_e^cl| versus g

@@ -1,5 +1,6 @@
-"""Paper 000, shot by shot: heat currents J_E, J_C, J_B counted from quantum jumps (lindblad
-reading; ensembles started in the steady state) against J_i = Tr[H_S D_i(rho_ss)] versus T_B.
+"""Su et al. (2021), shot by shot: heat currents J_E, J_C, J_B counted from quantum jumps
+(lindblad reading; ensembles started in the steady state) against J_i = Tr[H_S D_i(rho_ss)]
+versus T_B.
 Filled points: heat="expected" (state-dependent per-jump estimator, unbiased for the full J_i);
 open points: fixed transition energies (eps1, eps2, omega per jump), which count only the
 population parts J_E1, J_C1 (dotted lines) and the full J_B: the coherent parts J_E2, J_C2 flow

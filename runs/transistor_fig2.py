@@ -1,6 +1,6 @@
-"""Paper 000 Fig. 2: thermal conductances sigma_i = -dJ_i/dT_B (a), their population parts
+"""Su et al. (2021) Fig. 2: thermal conductances sigma_i = -dJ_i/dT_B (a), their population parts
 sigma_i1 (b) and coherence parts sigma_i2 (c) (Eqs. 9-13), and Re rho12 (d) versus the base
-temperature T_B, for both readings (PHYSICS.md section 4): solid = consistent Lindblad model,
+temperature T_B, for both readings (qtraj.models.transistor): solid = consistent Lindblad model,
 dashed = the paper's printed Eq. (A.4) + Appendix C ("paper" reading).  Conductances by exact
 linear response of the steady state.  Parameters (units of delta): Gamma_E = Gamma_C = Gamma_B =
 gamma0 = 1, eps1 = 10, eps2 = 7, T_E = 1/0.003, T_C = 1/0.15.
@@ -37,7 +37,7 @@ def main(argv=None):
         ax.axhline(0, color="gray", lw=0.5)
         ax.legend(fontsize=7)
     fig.suptitle("Thermal conductances vs T_B — solid: Lindblad reading, dashed: paper "
-                 "reading (Eq. A.4)", fontsize=9)
+                 "reading (Su et al. (2021), Eq. A.4)", fontsize=9)
     return plotting.save(fig, a.out, "transistor_fig2", data)
 
 

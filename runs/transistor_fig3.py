@@ -1,6 +1,6 @@
-"""Paper 000 Fig. 3: amplification factors alpha_E, alpha_C = sigma_{E/C}/sigma_B (Eq. 14) versus
-T_B for both readings, with the poles T_B* (sigma_B = 0) located by brentq.  The paper reading
-(Eq. A.4 + Appendix C, n_B at eps1 - eps2) puts the pole at 135.2 (printed: 135.3); the
+"""Su et al. (2021) Fig. 3: amplification factors alpha_E, alpha_C = sigma_{E/C}/sigma_B (Eq. 14)
+versus T_B for both readings, with the poles T_B* (sigma_B = 0) located by brentq.  The paper
+reading (Eq. A.4 + Appendix C, n_B at eps1 - eps2) puts the pole at 135.2 (printed: 135.3); the
 consistent Lindblad model at 245.4.  Parameters as in Fig. 2.
 Writes transistor_fig3.png/.npz/.json to --out.
 """
@@ -37,7 +37,7 @@ def main(argv=None):
     ax.set_xlabel("T_B / Δ")
     ax.set_ylabel("α")
     ax.set_title(f"Amplification — solid: Lindblad, dashed: paper reading "
-                 f"(printed pole {PAPER_POLE_TB})", fontsize=8)
+                 f"(Su et al. (2021) print the pole at {PAPER_POLE_TB})", fontsize=8)
     ax.legend(fontsize=7)
     return plotting.save(fig, a.out, "transistor_fig3", data)
 

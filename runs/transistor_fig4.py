@@ -1,5 +1,5 @@
-"""Paper 000 Fig. 4: conductances sigma_i (a), the base's parts sigma_B1, sigma_B2 (b) and the
-amplification factors (c) versus Gamma_B at T_B = delta/0.015, both readings (solid: Lindblad,
+"""Su et al. (2021) Fig. 4: conductances sigma_i (a), the base's parts sigma_B1, sigma_B2 (b) and
+the amplification factors (c) versus Gamma_B at T_B = delta/0.015, both readings (solid: Lindblad,
 dashed: paper).  The pole in Gamma_B (sigma_B = 0) by brentq: the paper prints 1.287; the paper
 reading gives 1.344 and the Lindblad reading 1.893 (Fig. 3's pole is the one the paper reading
 reproduces).  Writes transistor_fig4.png/.npz/.json to --out.
@@ -43,7 +43,8 @@ def main(argv=None):
         ax.set_ylabel(yl)
         ax.axhline(0, color="gray", lw=0.5)
         ax.legend(fontsize=7)
-    fig.suptitle(f"T_B = Δ/0.015; vertical lines: σ_B = 0 (printed: Γ_B = {PAPER_POLE_GAMMA_B})",
+    fig.suptitle(f"T_B = Δ/0.015; vertical lines: σ_B = 0 "
+                 f"(Su et al. (2021) print Γ_B = {PAPER_POLE_GAMMA_B})",
                  fontsize=9)
     return plotting.save(fig, a.out, "transistor_fig4", data)
 

@@ -1,5 +1,5 @@
-"""Paper 000 Fig. 5: steady coherence |rho12| and Re rho12 (a) and amplification factors (b)
-versus the base dephasing rate gamma0 at T_B = delta/0.015, both readings (solid: Lindblad,
+"""Su et al. (2021) Fig. 5: steady coherence |rho12| and Re rho12 (a) and amplification factors
+(b) versus the base dephasing rate gamma0 at T_B = delta/0.015, both readings (solid: Lindblad,
 dashed: paper).  Dephasing destroys the coherence and with it the amplification.
 Writes transistor_fig5.png/.npz to --out.
 """

@@ -1,6 +1,6 @@
-"""Collective thermal bath of paper 003 (qtraj.models.collective) against independent references:
-the double-sum master equation (1)-(3) built here element by element, exact matrix exponentials,
-Eq. (5), and the Dicke-ladder long-time states (PHYSICS.md section 1)."""
+"""Collective thermal bath of Çakmak, Manatuly & Müstecaplıoğlu (2017) (qtraj.models.collective)
+against independent references: the double-sum master equation (1)-(3) built here element by
+element, exact matrix exponentials, Eq. (5), and the Dicke-ladder long-time states."""
 
 from functools import reduce
 from math import comb

@@ -1,5 +1,5 @@
-"""Atomic-beam coherence harvesting (paper 003 Sec. III C): exact map vs the paper's second-order
-equation, and the shot-by-shot scheme vs the exact averaged dynamics."""
+"""Atomic-beam coherence harvesting (Çakmak et al. 2017, Sec. III C): exact map vs the paper's
+second-order equation, and the shot-by-shot scheme vs the exact averaged dynamics."""
 
 import warnings
 

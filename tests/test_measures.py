@@ -145,7 +145,7 @@ def test_rec_ge_rea_ge_zero_on_random_states():
         rea = m.relative_entropy_of_asymmetry(rho, H)
         assert rea >= 0.0
         assert rec >= rea - 1e-12
-        # C - A = C(rho_tilde) (paper 004 below Eq. 4)
+        # C - A = C(rho_tilde) (Manzano, Silva & Parrondo 2019, below Eq. 4)
         assert rec - rea == pytest.approx(
             m.relative_entropy_of_coherence(m.dephase(rho, H)), abs=1e-10)
 

@@ -1,4 +1,4 @@
-"""Two-level Otto refrigerator (paper 001, PHYSICS.md section 5)."""
+"""Two-level Otto refrigerator with finite-time isochores (qtraj.models.otto)."""
 
 import numpy as np
 import pytest

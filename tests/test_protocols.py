@@ -136,7 +136,7 @@ def test_bad_protocols_are_refused():
 
 
 def test_mcsolve_expected_heat_is_unbiased_for_any_channel():
-    """heat="expected" (qtraj.jumps change for this issue): for a random model whose jump
+    """heat="expected" (state-dependent per-jump estimator): for a random model whose jump
     operators are no eigenoperators of H, the jump-counted heat of each bath matches the
     integral of Tr[H D_b(rho(t))]; heat="transition" reports NaN there."""
     from conftest import random_lindblad

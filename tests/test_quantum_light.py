@@ -1,4 +1,4 @@
-"""Quantum vs P-averaged classical light (qtraj.models.quantum_light, issue #7)."""
+"""Quantum vs P-averaged classical light (qtraj.models.quantum_light; Mukamel & Dorfman 2015)."""
 
 import numpy as np
 import pytest

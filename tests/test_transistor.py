@@ -1,4 +1,4 @@
-"""Three-level thermal transistor (paper 000, PHYSICS.md section 4): both readings."""
+"""Three-level thermal transistor of Su, Zhang, Andresen & Chen (2021): both readings."""
 
 import numpy as np
 import pytest
@@ -39,7 +39,7 @@ def test_lindblad_currents_are_the_generic_heat_currents_and_eqs_9_to_11():
 
 
 def test_paper_rate_matrix_is_the_lindblad_generator_but_for_the_base_constants():
-    """Appendix C (with the PHYSICS.md repairs) = the x-equations of the Lindblad model, except
+    """Appendix C (with its repairs, see the module) = the x-equations of the Lindblad model, except
     that the base terms which multiply rho11 + rho22 there are constants in Eq. (A.4)."""
     tr = Transistor(T_B=100.0)
     L = tr.lindblad()

@@ -1,4 +1,5 @@
-"""N two-level atoms in a common thermal bath (paper 003, Secs. II-IV; PHYSICS.md section 1).
+"""N two-level atoms in a common thermal bath (Çakmak, Manatuly & Müstecaplıoğlu (2017), PRA 96,
+032117, Secs. II-IV; equation and figure numbers below are theirs).
 
 Physics (interaction picture of H_s = omega0/2 sum_i sigma_i^z, so no sigma_z term), Eqs. (1)-(3):
 
@@ -219,8 +220,12 @@ def _dicke_weights(n_atoms: int, nbar: float) -> np.ndarray:
 
 
 def longtime_c_l1(n_atoms: int, nbar: float) -> float:
-    """Long-time C_l1 from |g...g> (PHYSICS.md section 1; the exact law behind Fig. 4):
-    sum_k p_k (C(N,k) - 1), p_k proportional to (nbar/(nbar+1))^k."""
+    """Long-time C_l1 from |g...g> in the collective limit (the exact law behind Fig. 4).
+
+    From |g...g> the state stays in the symmetric (Dicke) ladder and relaxes to
+    sum_k p_k |D_k><D_k|, so C_l1 = sum_k p_k (C(N,k) - 1), p_k proportional to
+    (nbar/(nbar+1))^k, k = 0..N; it tends to 2^N/(N+1) - 1 as nbar -> infinity.  The law is not
+    the cubic that Çakmak et al. (2017) fit to their Fig. 4."""
     n = as_count(n_atoms, "n_atoms")
     p = _dicke_weights(n, as_rate(nbar, "nbar"))
     return float(sum(p[k] * (comb(n, k) - 1) for k in range(n + 1)))

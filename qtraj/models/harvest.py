@@ -1,4 +1,5 @@
-"""Atomic-beam coherence harvesting (paper 003, Sec. III C and Appendix B; PHYSICS.md section 2).
+"""Atomic-beam coherence harvesting (Çakmak, Manatuly & Müstecaplıoğlu (2017), PRA 96, 032117,
+Sec. III C and Appendix B; equation and table numbers below are theirs).
 
 A qubit q (H_q = omega0/2 sigma_z) meets atom pairs at Poisson times (rate p = `rate`); each pair
 arrives fresh in `pair_state` rho_b and interacts for a time tau through
@@ -24,7 +25,8 @@ qtraj's order (ground first) is diag(r_d, r_e)/(r_e + r_d); the exact Phi has th
 point for every g_tau (per collision P(g->e) = sin^2(sqrt2 g_tau) r_e/2, P(e->g) =
 sin^2(sqrt2 g_tau) r_d/2).  With lam != 0 the second-order equation is order-inconsistent (O(g_tau)
 drive against O(g_tau^2) damping): the exact map is the reference.  Effective temperature
-T = -omega0 / ln(r_e/r_d) (PHYSICS.md reading; the paper prints the logarithm in the wrong place).
+T = -omega0 / ln(r_e/r_d) (the printed T = -(hbar omega0/k_B) ln(r_e/r_d) has the logarithm in the
+wrong place: it must divide, as the Gibbs ratio r_e/r_d = exp(-omega0/T) requires).
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def from_paper_basis(a) -> np.ndarray:
 
 
 def pair_state_from_bath(nbar: float) -> np.ndarray:
-    """Long-time state of two collective atoms started in |gg> (PHYSICS.md section 1):
+    """Long-time state of two collective atoms started in |gg> (collective limit, Dicke ladder):
     p_0|gg><gg| + p_1|D_1><D_1| + p_2|ee><ee|, p_k ~ (nbar/(nbar+1))^k (a_23 = p_1/2)."""
     from .collective import pair_longtime_state
     return pair_longtime_state(nbar)
@@ -93,7 +95,7 @@ class _Generator:
 
 
 class HarvestScheme:
-    """Qubit harvesting pair coherences from an atomic beam (paper 003, Sec. III C).
+    """Qubit harvesting pair coherences from an atomic beam (Çakmak et al. (2017), Sec. III C).
 
     pair_state : (4, 4) pair density matrix in qtraj's basis (atom 1 (x) atom 2, index 0 = g).
     g_tau : interaction strength times duration (> 0).  rate : pair arrival rate p.

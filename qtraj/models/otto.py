@@ -1,4 +1,5 @@
-"""Two-level quantum Otto refrigerator with finite-time isochores (paper 001; PHYSICS.md section 5).
+"""Two-level quantum Otto refrigerator with finite-time isochores (the Otto refrigerator model;
+equation and figure numbers below are those of its source paper).
 
 Levels eps_g = omega, eps_e = 2 omega (index 0 = g); H(omega) = diag(omega, 2 omega).  On an
 isochore at (omega, beta): k_down = gamma(1 + s) on sigma^-, k_up = gamma(1 - s) on sigma^+,
@@ -53,7 +54,7 @@ def eps_plus(eps_C):
 
 @dataclass(frozen=True)
 class OttoRefrigerator:
-    """Two-level Otto refrigerator (paper 001 symbols; omega_a < omega_b, beta_c > beta_h)."""
+    """Two-level Otto refrigerator (the model's symbols; omega_a < omega_b, beta_c > beta_h)."""
 
     omega_a: float = 1.0
     omega_b: float = 4.0

@@ -1,4 +1,4 @@
-"""Quantum versus classical light (PHYSICS.md §6, paper 002: Mukamel & Dorfman, PRA 91, 053844).
+"""Quantum versus classical light (after Mukamel & Dorfman (2015), PRA 91, 053844).
 
 A two-level atom (index 0 = |g>, 1 = |e>; hbar = 1) interacts for a time t with
 

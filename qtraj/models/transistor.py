@@ -1,4 +1,5 @@
-"""Three-level quantum thermal transistor (paper 000, Su et al.; PHYSICS.md section 4).
+"""Three-level quantum thermal transistor (Su, Zhang, Andresen & Chen (2021), Physica A;
+equation, appendix and figure numbers below are theirs).
 
 H_S = eps1|1><1| + eps2|2><2| + delta(|1><2| + |2><1|) (Eq. 1), eps0 = 0; dressed states
 |+> = cos(th)|1> + sin(th)|2>, |-> = sin(th)|1> - cos(th)|2>, tan 2th = 2 delta/(eps1 - eps2),
@@ -12,11 +13,12 @@ J_i = Tr[H_S D_i(rho_ss)] (Eqs. 9-10, and Eq. 11 with its missing factor rho11 +
 J_E + J_C + J_B = 0.  Reproduces the paper's qualitative claims (sigma_E < 0, |alpha| > 1, a pole
 where sigma_B = 0, alpha falling with gamma0) but not its pole positions.
 
-reading="paper": the printed rate equations (A.4) with Appendix C (repairs of PHYSICS.md: C.1's
-Gamma_F(1+n_F) is Gamma_E(1+n_E); M12 = (Gamma_E(1+3n_E) - Gamma_C(1+3n_C))/2; M33 as given
-there), whose base terms are constants instead of multiples of rho11 + rho22 (not trace
-preserving), n_B = n(eps1 - eps2, T_B), and Eqs. (9)-(11) as printed.  Reproduces the Fig. 3
-pole T_B = 135.3 (within 0.1 %); its J_E + J_C + J_B = 0 holds too.  It has no unravelling.
+reading="paper": the printed rate equations (A.4) with Appendix C, repaired where the print is
+wrong (C.1's Gamma_F(1+n_F) is Gamma_E(1+n_E); M12 = (Gamma_E(1+3n_E) - Gamma_C(1+3n_C))/2;
+M33 = 2 gamma0 cos^4 2th + Gamma_B(1+2n_B) sin^2 2th (sin^2 2th + 1)/2 + Gamma_E(1+n_E)/2
++ Gamma_C(1+n_C)/2), whose base terms are constants instead of multiples of rho11 + rho22
+(not trace preserving), n_B = n(eps1 - eps2, T_B), and Eqs. (9)-(11) as printed.  Reproduces the
+Fig. 3 pole T_B = 135.3 (within 0.1 %); its J_E + J_C + J_B = 0 holds too.  It has no unravelling.
 
 Poles (sigma_B = 0, brentq; paper parameters of Figs. 2-4):
     reading     T_B* (Fig. 3, printed 135.3)    Gamma_B* at T_B = 1/0.015 (Fig. 4, printed 1.287)
@@ -47,7 +49,7 @@ from ..lindblad import Channel, Lindblad, vec, unvec
 
 __all__ = ["Transistor", "sweep", "thermal_occupation", "PAPER_POLE_TB", "PAPER_POLE_GAMMA_B"]
 
-#: pole positions printed in paper 000 (units of delta): Fig. 3 (T_B) and Fig. 4 (Gamma_B)
+#: pole positions printed by Su et al. (2021) (units of delta): Fig. 3 (T_B) and Fig. 4 (Gamma_B)
 PAPER_POLE_TB = 135.3
 PAPER_POLE_GAMMA_B = 1.287
 
@@ -167,7 +169,8 @@ class Transistor:
 
     def rate_matrix(self, n_B: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(M, b) of Eq. (A.4), d/dt x = -M x + b, x = (rho11 - rho22, rho11 + rho22, Re rho12,
-        Im rho12), as printed in Appendix C with the PHYSICS.md repairs (paper reading)."""
+        Im rho12), as printed in Appendix C with the repairs listed in the module docstring
+        (paper reading)."""
         nB = self.n_B if n_B is None else n_B
         GE, GC, GB, g0 = self.gamma_E, self.gamma_C, self.gamma_B, self.gamma0
         nE, nC, w = self.n_E, self.n_C, self.omega
