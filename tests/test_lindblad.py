@@ -4,7 +4,7 @@ import pytest
 import qtraj as qt
 from qtraj import operators as op
 from qtraj.lindblad import dissipator, unvec, vec
-from conftest import random_lindblad
+from helpers import random_lindblad
 
 
 def test_liouvillian_column_stacking_matches_rhs():
