@@ -8,7 +8,7 @@ CI.  Set HYPOTHESIS_PROFILE=explore to search new random examples locally.
 
 import os
 
-# older tests import these from conftest; new code should import them from helpers
+# re-exported for tests written before helpers.py existed (new code: import from helpers)
 from helpers import random_lindblad, two_atom_model  # noqa: F401
 
 try:

@@ -56,7 +56,10 @@ def test_bad_arguments_exit_2_with_one_line(capsys):
 
 
 def test_console_script_and_readme_example(tmp_path):
-    env = dict(os.environ, MPLBACKEND="Agg")
+    # the example runs from another directory: make it import this tree's qtraj, not an
+    # installed copy
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=path)
     out = subprocess.run([sys.executable, "-m", "qtraj.cli", "list"], capture_output=True,
                          text=True, env=env, timeout=120)
     assert out.returncode == 0 and "collective" in out.stdout
