@@ -35,19 +35,27 @@ def unvec(v: np.ndarray, d: int | None = None) -> np.ndarray:
     return v.reshape(v.shape[:-1] + (d, d)).swapaxes(-1, -2)
 
 
+def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b))
+
+
 def dissipator(L: np.ndarray, rho: np.ndarray) -> np.ndarray:
     """D[L](rho) = L rho L^dag - 1/2 {L^dag L, rho}."""
     LdL = L.conj().T @ L
     return L @ rho @ L.conj().T - 0.5 * (LdL @ rho + rho @ LdL)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Channel:
     """A dissipative channel: jump operator sqrt(rate) * op, belonging to `bath`.
 
     `energy` (optional) is the energy one jump moves from the bath into the system; it is used
     to count heat from jump records.  Left as None, it is inferred (when possible) from the
     Hamiltonian's eigen-energies by `Lindblad.channel_energies()`.
+
+    Equality is by value: two channels are equal when their operators have the same shape,
+    dtype and entries (exactly, `np.array_equal`) and rate, bath, energy and name are equal.
+    Channels are not hashable (they hold a mutable array).
     """
 
     op: np.ndarray
@@ -73,8 +81,17 @@ class Channel:
         """L = sqrt(rate) * op."""
         return np.sqrt(self.rate) * self.op
 
+    def __eq__(self, other) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return ((self.rate, self.bath, self.energy, self.name)
+                == (other.rate, other.bath, other.energy, other.name)
+                and _same_array(self.op, other.op))
 
-@dataclass(frozen=True)
+    __hash__ = None
+
+
+@dataclass(frozen=True, eq=False)
 class Lindblad:
     """Time-independent Lindblad generator: Hamiltonian H (d, d) plus channels.
 
@@ -83,6 +100,10 @@ class Lindblad:
     H : (d, d) Hermitian array (use np.zeros((d, d)) for no Hamiltonian).
     channels : iterable of Channel, all of dimension d.  Channels with rate 0 are kept (they
         never jump).
+
+    Equality is by value: two models are equal when their Hamiltonians are equal arrays
+    (same shape, dtype and entries) and their channel tuples are equal, channel by channel and
+    in the same order (see `Channel`).  Models are not hashable (they hold mutable arrays).
     """
 
     H: np.ndarray
@@ -128,6 +149,13 @@ class Lindblad:
         for L in self.jump_operators():
             G += L.conj().T @ L
         return self.H - 0.5j * G
+
+    def __eq__(self, other) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return _same_array(self.H, other.H) and self.channels == other.channels
+
+    __hash__ = None
 
     def with_channels(self, channels: Iterable[Channel]) -> "Lindblad":
         return Lindblad(self.H, tuple(channels))

@@ -91,13 +91,60 @@ def collective(op: np.ndarray, n: int, weights: Sequence[complex] | None = None)
 
 
 def thermal_occupation(omega: float, beta: float) -> float:
-    """Bose occupation n(omega, beta) = 1/(exp(beta*omega) - 1); 0 at beta = inf."""
-    if np.isinf(beta):
-        return 0.0
-    x = beta * omega
-    if x <= 0:
-        raise ValueError("thermal_occupation needs beta*omega > 0")
-    return float(1.0 / np.expm1(x))
+    """Bose-Einstein occupation of a mode of frequency `omega` at inverse temperature `beta`.
+
+    n = 1 / (exp(beta omega) - 1)   (hbar = k_B = 1),
+
+    evaluated as exp(-x) / (1 - exp(-x)) with x = beta omega and `expm1`, so it stays accurate
+    at high temperature (x << 1, where n ~ 1/x - 1/2) and goes to 0 without overflow at low
+    temperature.
+
+    Parameters
+    ----------
+    omega : float
+        Mode frequency (energy quantum), positive and finite.
+    beta : float
+        Inverse temperature 1/T, positive; ``np.inf`` (zero temperature) gives 0.  For a
+        temperature T pass ``1 / T``.
+
+    Returns
+    -------
+    float
+        The mean number of quanta, n >= 0.
+
+    Raises
+    ------
+    ValueError
+        If `omega` is not positive and finite, or `beta` is not positive (beta = 0, infinite
+        temperature, makes n diverge) or is NaN, or either is not a real number, or
+        beta * omega is so small that n overflows.
+
+    Examples
+    --------
+    >>> round(thermal_occupation(1.0, np.log(2.0)), 12)      # exp(beta omega) = 2
+    1.0
+    >>> thermal_occupation(1.0, np.inf)
+    0.0
+    """
+    values = {}
+    for name, x in (("omega", omega), ("beta", beta)):
+        if isinstance(x, (bool, np.bool_, str, bytes)):
+            raise ValueError(f"{name} must be a real number, got {x!r}")
+        try:
+            values[name] = float(x)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a real number, got {x!r}") from None
+    w, b = values["omega"], values["beta"]
+    if not (np.isfinite(w) and w > 0):
+        raise ValueError(f"omega must be positive and finite, got {omega!r}")
+    if not b > 0:                                   # also catches NaN
+        raise ValueError(f"beta must be positive (np.inf for zero temperature), got {beta!r}")
+    x = w * b
+    with np.errstate(over="ignore"):
+        n = float(np.exp(-x) / -np.expm1(-x))
+    if not np.isfinite(n):
+        raise ValueError(f"beta * omega = {x:.3g} is too small: the occupation overflows")
+    return n
 
 
 def partial_trace(rho: np.ndarray, dims: Sequence[int], keep: Sequence[int]) -> np.ndarray:

@@ -11,6 +11,7 @@ import scipy.linalg as sla
 
 import qtraj as qt
 from qtraj.models import collective
+from helpers import random_state
 
 SM = np.array([[0, 1], [0, 0]], dtype=complex)   # |g><e|, index 0 = ground
 
@@ -66,12 +67,6 @@ def evolve(L, rho0, t):
 
 def l1(rho):
     return float(np.sum(np.abs(rho)) - np.sum(np.abs(np.diag(rho))))
-
-
-def random_state(d, rng):
-    a = rng.standard_normal((d, d)) + 1j * rng.standard_normal((d, d))
-    rho = a @ a.conj().T
-    return rho / np.trace(rho)
 
 
 # --------------------------------------------------------------------------- the model

@@ -11,21 +11,8 @@ from qtraj import operators as op
 from qtraj._kernels.collisions import collide, collide_until
 from qtraj.collisions import CollisionModel
 from qtraj.rng import stream_state
-from qtraj.stats import zscore
-from conftest import random_lindblad
-
-
-def _random_unitary(d, seed):
-    rng = np.random.default_rng(seed)
-    A = rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d))
-    return sla.expm(-1j * (A + A.conj().T) / 2)
-
-
-def _random_state(d, seed):
-    rng = np.random.default_rng(seed)
-    A = rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d))
-    rho = A @ A.conj().T
-    return rho / np.trace(rho)
+from helpers import assert_consistent, random_lindblad
+from helpers import random_state as _random_state, random_unitary as _random_unitary
 
 
 def damped_qubit(omega_drive=0.4, rate=1.5, theta=0.8):
@@ -38,10 +25,6 @@ def damped_qubit(omega_drive=0.4, rate=1.5, theta=0.8):
     rho_a = np.array([[0.7, 0.2], [0.2, 0.3]])
     return CollisionModel(L0, rho_a, sla.expm(-1j * theta * V), rate,
                           ancilla_hamiltonian=0.5 * op.sigma_z())
-
-
-def _maxz(est, se, exact):
-    return np.max(np.abs(zscore(est, se, exact)))
 
 
 # --------------------------------------------------------------------------- deterministic side
@@ -84,16 +67,17 @@ def test_damped_qubit_shot_by_shot_matches_averaged_generator(method):
     psi0 = op.basis(2, 1)
     times = np.linspace(0, 3, 7)
     res = cm.simulate(psi0, times, ntraj=3000, seed=1, method=method, progress=False)
-    assert _maxz(res.mean, res.stderr, cm.mesolve(psi0, times)) < 4
+    assert_consistent(res.mean, res.stderr, cm.mesolve(psi0, times), name="rho")
     # collision energy (change of <H_a>: ancilla states are not energy eigenstates)
     assert res.meta["two_point_energy"] is False
     E = cm.expected_collision_energy(psi0, times)
-    assert _maxz(res["collision_energy_cumulative"][1:],
-                 res["collision_energy_cumulative_stderr"][1:], E[1:]) < 4
-    assert abs(res["heat_current_collisions"] - E[-1] / 3) < 4 * res["heat_current_collisions_stderr"]
+    assert_consistent(res["collision_energy_cumulative"][1:],
+                      res["collision_energy_cumulative_stderr"][1:], E[1:], name="energy")
+    assert_consistent(res["heat_current_collisions"], res["heat_current_collisions_stderr"],
+                      E[-1] / 3, name="heat_current")
     # Poisson arrivals: mean r T and variance r T
     n = res["collisions"]
-    assert abs(n - 1.5 * 3) < 4 * res["collisions_stderr"]
+    assert_consistent(n, res["collisions_stderr"], 1.5 * 3, name="collisions")
     assert res["collisions_stderr"] ** 2 * 3000 == pytest.approx(1.5 * 3, rel=0.12)
     if method == "pure":  # the system's own bath jumps too
         assert np.all(res["jump_counts"] > 0.1)
@@ -117,10 +101,10 @@ def test_engine_generality_matches_averaged_generator(kind, method):
     rho0 = _random_state(d, 5)
     times = np.linspace(0, 2, 5)
     res = cm.simulate(rho0, times, ntraj=2000, seed=3, method=method, progress=False)
-    assert _maxz(res.mean, res.stderr, cm.mesolve(rho0, times)) < 4
+    assert_consistent(res.mean, res.stderr, cm.mesolve(rho0, times), name="rho")
     E = cm.expected_collision_energy(rho0, times)
-    assert _maxz(res["collision_energy_cumulative"][1:],
-                 res["collision_energy_cumulative_stderr"][1:], E[1:]) < 4
+    assert_consistent(res["collision_energy_cumulative"][1:],
+                      res["collision_energy_cumulative_stderr"][1:], E[1:], name="energy")
 
 
 @pytest.mark.parametrize("method", ["pure", "density"])
@@ -130,10 +114,13 @@ def test_time_average_of_one_long_run_matches_steady_state(method):
                                    seed=4, method=method)
     ss = cm.steady_state()
     assert res.mean.shape == (1, 2, 2) and res["batch_means"].shape == (30, 2, 2)
-    assert _maxz(res.mean[0], res.stderr[0], ss) < 4
+    dof = res["batch_means"].shape[0] - 1         # error bars from batch means
+    assert_consistent(res.mean[0], res.stderr[0], ss, name="rho", dof=dof)
     J = cm.collision_energy_current(ss)
-    assert abs(res["heat_current_collisions"] - J) < 4 * res["heat_current_collisions_stderr"]
-    assert abs(res["collisions"] - 4500) < 4 * res["collisions_stderr"]
+    assert_consistent(res["heat_current_collisions"], res["heat_current_collisions_stderr"], J,
+                      name="heat_current", dof=dof)
+    assert_consistent(res["collisions"], res["collisions_stderr"], 4500, name="collisions",
+                      dof=dof)
 
 
 def test_two_point_energy_records_with_energy_eigenstate_ancillas():
@@ -144,9 +131,9 @@ def test_two_point_energy_records_with_energy_eigenstate_ancillas():
     res = cm.simulate(op.basis(2, 0), times, 3000, seed=8, progress=False)
     assert res.meta["two_point_energy"] is True
     E = cm.expected_collision_energy(op.basis(2, 0), times)
-    assert _maxz(res["collision_energy_cumulative"][1:],
-                 res["collision_energy_cumulative_stderr"][1:], E[1:]) < 4
-    assert _maxz(res.mean, res.stderr, cm.mesolve(op.basis(2, 0), times)) < 4
+    assert_consistent(res["collision_energy_cumulative"][1:],
+                      res["collision_energy_cumulative_stderr"][1:], E[1:], name="energy")
+    assert_consistent(res.mean, res.stderr, cm.mesolve(op.basis(2, 0), times), name="rho")
     # two-point records: each trajectory's energy is a whole number of ancilla quanta (gap 1)
     for seed in range(5):
         one = cm.simulate(op.basis(2, 0), times, 1, seed=seed, progress=False)
@@ -166,7 +153,7 @@ def test_exceptional_point_refused_by_density_method_but_pure_works():
         cm.simulate(op.basis(2, 1), [0, 1], 10, method="density", progress=False)
     times = [0.0, 0.5, 1.5]
     res = cm.simulate(op.basis(2, 1), times, 2000, seed=2, method="pure", progress=False)
-    assert _maxz(res.mean, res.stderr, cm.mesolve(op.basis(2, 1), times)) < 4
+    assert_consistent(res.mean, res.stderr, cm.mesolve(op.basis(2, 1), times), name="rho")
 
 
 def test_qubit_fast_path_equals_generic_collision():

@@ -6,7 +6,7 @@ from scipy.integrate import solve_ivp
 import qtraj as qt
 from qtraj import operators as op
 from qtraj.lindblad import unvec, vec
-from conftest import random_lindblad, two_atom_model
+from helpers import random_lindblad, two_atom_model
 
 
 def test_mesolve_matches_independent_ode_solution():

@@ -13,7 +13,7 @@ import pytest
 import qtraj as qt
 from qtraj import operators as op
 from qtraj.ensemble import load_checkpoint
-from conftest import random_lindblad
+from helpers import random_lindblad
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMES = [0.0, 0.5, 1.0]
@@ -54,7 +54,7 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
     script = textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(ROOT / 'tests')!r})
         import numpy as np, qtraj as qt
-        from conftest import random_lindblad
+        from helpers import random_lindblad
         L = random_lindblad(d=3, n_channels=2, seed=1)
         qt.mcsolve(L, qt.operators.basis(3, 0), {TIMES}, ntraj=400000, seed=21,
                    e_ops=[np.diag([1.0, 0.0, 0.0])], batch_size=64, progress=False,

@@ -9,20 +9,15 @@ import pytest
 from qtraj import operators as op
 from qtraj.models.harvest import (HarvestScheme, dephased, from_paper_basis, pair_state_from_bath,
                                   temperature_estimate, to_paper_basis)
-from qtraj.stats import zscore
+from helpers import assert_consistent, assert_inconsistent, random_state
+
+#: the density method's states are nearly deterministic once every trajectory sits at the
+#: fixed point: differences at rounding level (standard errors < 1e-9) are no evidence
+ATOL = 1e-9
 
 
 def _random_pair(seed):
-    rng = np.random.default_rng(seed)
-    A = rng.normal(size=(4, 4)) + 1j * rng.normal(size=(4, 4))
-    rho = A @ A.conj().T
-    return rho / np.trace(rho)
-
-
-def _maxz(est, se, exact):
-    """Largest |z|; standard errors below 1e-9 (the density method's nearly deterministic
-    states once every trajectory sits at the fixed point) are floored at rounding level."""
-    return np.max(np.abs(zscore(est, se, exact, floor=1e-9)))
+    return random_state(4, seed)
 
 
 def _slope(x, y):
@@ -171,17 +166,18 @@ def test_shot_by_shot_matches_exact_dynamics_and_heat(method, which):
     times = np.array([0.0, 1.0, 2.5, 5.0, 80.0])
     res = h.simulate(op.basis(2, 0), times, ntraj=4000, seed=7, method=method, progress=False)
     exact = h.mesolve(op.basis(2, 0), times)
-    assert _maxz(res.mean, res.stderr, exact) < 4
+    assert_consistent(res.mean, res.stderr, exact, name="rho", atol=ATOL)
     assert np.allclose(exact[-1], h.steady_state(), atol=1e-9)      # relaxed by t = 80
-    assert _maxz(res.mean[-1], res.stderr[-1], h.steady_state()) < 4
+    assert_consistent(res.mean[-1], res.stderr[-1], h.steady_state(), name="rho_ss", atol=ATOL)
     if which == "random":  # coherences are resolved, not only populations
         assert abs(res.mean[-1, 0, 1]) > 8 * abs(res.stderr[-1, 0, 1])
     # energy into the qubit from collision records = Tr[H_q (rho(t) - rho(0))]
     dE = np.einsum("ij,tji->t", h.H_q, exact).real - np.trace(h.H_q @ exact[0]).real
-    assert _maxz(res["collision_energy_cumulative"][1:],
-                 res["collision_energy_cumulative_stderr"][1:], dE[1:]) < 4
-    assert _maxz(res["heat_current_collisions"], res["heat_current_collisions_stderr"],
-                 dE[-1] / 80) < 4
+    assert_consistent(res["collision_energy_cumulative"][1:],
+                      res["collision_energy_cumulative_stderr"][1:], dE[1:], name="energy",
+                      atol=ATOL)
+    assert_consistent(res["heat_current_collisions"], res["heat_current_collisions_stderr"],
+                      dE[-1] / 80, name="heat_current", atol=ATOL)
     assert res.meta["two_point_energy"] is (which == "collective" and method == "pure")
 
 
@@ -192,8 +188,9 @@ def test_shot_by_shot_confirms_exact_map_and_rejects_second_order():
     T = 400.0
     assert np.allclose(h.mesolve(op.basis(2, 0), [0.0, T])[-1], h.steady_state(), atol=1e-6)
     res = h.simulate(op.basis(2, 0), [0.0, T], ntraj=16000, seed=5, progress=False)
-    assert _maxz(res.mean[-1], res.stderr[-1], h.steady_state()) < 4
-    assert _maxz(res.mean[-1], res.stderr[-1], h.second_order_steady_state()) > 6   # ~10 expected
+    assert_consistent(res.mean[-1], res.stderr[-1], h.steady_state(), name="rho_ss")
+    assert_inconsistent(res.mean[-1], res.stderr[-1], h.second_order_steady_state(),
+                        name="rho_ss vs second order")                   # |z| ~ 10 expected
 
 
 def test_harvested_temperature_coherent_vs_dephased_shot_by_shot():
@@ -205,7 +202,7 @@ def test_harvested_temperature_coherent_vs_dephased_shot_by_shot():
         h = HarvestScheme(pair, 0.5)
         res = h.simulate(op.basis(2, 0), [0.0, 25.0], ntraj=40000, seed=11, progress=False)
         T, se = temperature_estimate(res.mean[-1, 1, 1].real, res.stderr[-1, 1, 1].real)
-        assert abs(T - h.effective_temperature()) < 4 * se
+        assert_consistent(T, se, h.effective_temperature(), name=f"T_{name}")
         est[name] = (T, se)
     assert est["coherent"][0] - est["dephased"][0] > 8 * np.hypot(est["coherent"][1],
                                                                 est["dephased"][1])
@@ -214,9 +211,11 @@ def test_harvested_temperature_coherent_vs_dephased_shot_by_shot():
 def test_time_average_of_one_long_run():
     h = HarvestScheme(pair_state_from_bath(1.0), 0.5)
     res = h.simulate_time_average(op.basis(2, 0), t_total=4000.0, burn_in=20.0, seed=3)
-    assert _maxz(res.mean[0], res.stderr[0], h.steady_state()) < 4
+    dof = res["batch_means"].shape[0] - 1         # error bars from batch means
+    assert_consistent(res.mean[0], res.stderr[0], h.steady_state(), name="rho", dof=dof)
     # no net heat in the steady state
-    assert abs(res["heat_current_collisions"]) < 4 * res["heat_current_collisions_stderr"]
+    assert_consistent(res["heat_current_collisions"], res["heat_current_collisions_stderr"], 0.0,
+                      name="heat_current", dof=dof)
 
 
 # --------------------------------------------------------------------------- validation
@@ -243,7 +242,8 @@ def test_slow_high_statistics_transient_and_heat(method):
     res = h.simulate(op.basis(2, 1), times, ntraj=400_000, seed=21, method=method, n_jobs=2,
                      progress=False)
     exact = h.mesolve(op.basis(2, 1), times)
-    assert _maxz(res.mean, res.stderr, exact) < 4.5
+    assert_consistent(res.mean, res.stderr, exact, name="rho", atol=ATOL)
     dE = np.einsum("ij,tji->t", h.H_q, exact).real - np.trace(h.H_q @ exact[0]).real
-    assert _maxz(res["collision_energy_cumulative"][1:],
-                 res["collision_energy_cumulative_stderr"][1:], dE[1:]) < 4.5
+    assert_consistent(res["collision_energy_cumulative"][1:],
+                      res["collision_energy_cumulative_stderr"][1:], dE[1:], name="energy",
+                      atol=ATOL)

@@ -4,7 +4,7 @@ import pytest
 import qtraj as qt
 from qtraj import operators as op
 from qtraj.lindblad import dissipator, unvec, vec
-from conftest import random_lindblad
+from helpers import random_lindblad
 
 
 def test_liouvillian_column_stacking_matches_rhs():
@@ -60,3 +60,27 @@ def test_model_sum_and_baths():
     c = a + b
     assert len(c.channels) == 6 and c.baths == ["b0", "b1"]
     assert np.allclose(c.liouvillian(), a.liouvillian() + b.liouvillian())
+
+
+def test_value_equality_and_no_hash():
+    from qtraj.protocols import Segment
+    a, b = random_lindblad(seed=1), random_lindblad(seed=1)
+    assert a is not b and a == b and not (a != b)
+    assert a.channels[0] == b.channels[0] and a.channels[0] in b.channels
+    assert a != random_lindblad(seed=2) and a != "a model"
+    assert a != qt.Lindblad(a.H, a.channels[:-1])                     # one channel fewer
+    assert a != qt.Lindblad(a.H, a.channels[::-1])                    # order matters
+    assert a != qt.Lindblad(a.H + 1e-12 * np.eye(a.dim), a.channels)   # exact, not approximate
+    assert qt.Lindblad(np.zeros((2, 2))) != qt.Lindblad(np.zeros((3, 3)))
+    ch = a.channels[0]
+    for other in (qt.Channel(ch.op, ch.rate + 0.1, ch.bath), qt.Channel(ch.op, ch.rate, "x"),
+                  qt.Channel(ch.op, ch.rate, ch.bath, energy=1.0),
+                  qt.Channel(ch.op, ch.rate, ch.bath, name="n"),
+                  qt.Channel(ch.op.T, ch.rate, ch.bath)):
+        assert other != ch
+    assert qt.Channel(ch.op.copy(), ch.rate, ch.bath) == ch
+    # a protocol segment compares its model by value too
+    assert Segment(1.0, a, "s") == Segment(1.0, b, "s") != Segment(1.0, a, "t")
+    for obj in (a, ch, Segment(1.0, a)):                 # hold mutable arrays: not hashable
+        with pytest.raises(TypeError, match="unhashable"):
+            hash(obj)

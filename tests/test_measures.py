@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from qtraj import measures as m
+from helpers import haar_unitary, random_state
 
 LN2 = np.log(2.0)
 
@@ -15,18 +16,6 @@ def ket(*amps):
 
 def dm(psi):
     return np.outer(psi, psi.conj())
-
-
-def random_state(rng, d, rank=None):
-    rank = d if rank is None else rank
-    g = rng.normal(size=(d, rank)) + 1j * rng.normal(size=(d, rank))
-    rho = g @ g.conj().T
-    return rho / np.trace(rho).real
-
-
-def random_unitary(rng, d):
-    q, r = np.linalg.qr(rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d)))
-    return q * (np.diag(r) / np.abs(np.diag(r)))
 
 
 def thermal_qubit(omega, T):
@@ -89,8 +78,8 @@ def test_entropy_clips_tiny_negative_eigenvalues():
 def test_entropy_unitary_invariance():
     rng = np.random.default_rng(1)
     for d in (2, 3, 6):
-        rho = random_state(rng, d)
-        u = random_unitary(rng, d)
+        rho = random_state(d, rng)
+        u = haar_unitary(d, rng)
         assert m.von_neumann_entropy(u @ rho @ u.conj().T) == pytest.approx(
             m.von_neumann_entropy(rho), abs=1e-12)
 
@@ -98,14 +87,14 @@ def test_entropy_unitary_invariance():
 # ---------------------------------------------------------------- dephasing, REC vs REA
 
 def test_dephase_without_H_keeps_diagonal():
-    rho = random_state(np.random.default_rng(2), 4)
+    rho = random_state(4, np.random.default_rng(2))
     out = m.dephase(rho)
     np.testing.assert_allclose(out, np.diag(np.diag(rho)), atol=1e-15)
 
 
 def test_dephase_with_degenerate_H_keeps_block():
     rng = np.random.default_rng(3)
-    rho = random_state(rng, 3)
+    rho = random_state(3, rng)
     out = m.dephase(rho, np.diag([0.0, 1.0, 1.0]))
     expected = rho.copy()
     expected[0, 1:] = expected[1:, 0] = 0.0
@@ -140,7 +129,7 @@ def test_rec_ge_rea_ge_zero_on_random_states():
     rng = np.random.default_rng(12345)
     H = np.diag([0.0, 1.0, 1.0, 2.5])
     for _ in range(50):
-        rho = random_state(rng, 4, rank=int(rng.integers(1, 5)))
+        rho = random_state(4, rng, rank=int(rng.integers(1, 5)))
         rec = m.relative_entropy_of_coherence(rho)
         rea = m.relative_entropy_of_asymmetry(rho, H)
         assert rea >= 0.0
@@ -152,7 +141,7 @@ def test_rec_ge_rea_ge_zero_on_random_states():
 
 def test_rec_equals_relative_entropy_to_dephased():
     rng = np.random.default_rng(7)
-    rho = random_state(rng, 3)
+    rho = random_state(3, rng)
     assert m.relative_entropy_of_coherence(rho) == pytest.approx(
         m.relative_entropy(rho, m.dephase(rho)), abs=1e-10)
 
@@ -182,7 +171,7 @@ def test_bell_state_mutual_information():
 
 def test_product_states_have_zero_mutual_information():
     rng = np.random.default_rng(4)
-    a, b, c = random_state(rng, 2), random_state(rng, 3), random_state(rng, 2)
+    a, b, c = random_state(2, rng), random_state(3, rng), random_state(2, rng)
     rho = np.kron(np.kron(a, b), c)
     for part in ([0], [1], [2], [0, 2], [1, 2]):
         assert m.mutual_information(rho, [2, 3, 2], part) == pytest.approx(0.0, abs=1e-10)
@@ -225,7 +214,7 @@ def test_bloch_vector_of_plus_i_by_hand():
 
 def test_bloch_vector_reconstructs_state():
     rng = np.random.default_rng(5)
-    rho = random_state(rng, 2)
+    rho = random_state(2, rng)
     x, y, z = m.bloch_vector(rho)
     r01 = (x - 1j * y) / 2
     rebuilt = np.array([[(1 - z) / 2, r01], [np.conj(r01), (1 + z) / 2]])

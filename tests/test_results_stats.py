@@ -9,7 +9,7 @@ from qtraj.ensemble import merge_blocks
 from qtraj.plotting import l1_of_mean
 from qtraj.rng import next_double, root_key, stream_state
 from qtraj.stats import Moments, batch_means, zscore
-from conftest import random_lindblad
+from helpers import assert_consistent, random_lindblad
 
 
 def test_save_load_round_trip(tmp_path):
@@ -75,7 +75,7 @@ def test_random_streams_uniform_and_distinct():
     u0 = np.array([next_double(s0) for _ in range(20000)])
     u1 = np.array([next_double(s1) for _ in range(200)])
     assert 0 <= u0.min() and u0.max() < 1
-    assert abs(u0.mean() - 0.5) < 4 * np.sqrt(1 / 12 / u0.size)
+    assert_consistent(u0.mean(), np.sqrt(1 / 12 / u0.size), 0.5, name="mean of U(0, 1)")
     assert not np.allclose(u0[:200], u1)
     assert np.array_equal(stream_state(key, 7), stream_state(key, 7))
     with pytest.raises(ValueError, match="seed"):

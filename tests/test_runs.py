@@ -6,9 +6,13 @@ from pathlib import Path
 import pytest
 
 SCRIPTS = sorted((Path(__file__).resolve().parents[1] / "runs").glob("*.py"))
+#: even in --quick mode these sample millions of shots: run with -m slow
+SLOW = {"machine_fig2a"}                      # 3 x 1.5 million atom collisions
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
+@pytest.mark.parametrize("script", [
+    pytest.param(s, id=s.stem, marks=[pytest.mark.slow] if s.stem in SLOW else [])
+    for s in SCRIPTS])
 def test_figure_script_quick(script, tmp_path):
     main = runpy.run_path(str(script))["main"]
     png = Path(main(["--quick", "--out", str(tmp_path)]))

@@ -45,9 +45,10 @@ import numpy as np
 from scipy.optimize import brentq
 
 from .. import deterministic as det
+from .. import operators as op
 from ..lindblad import Channel, Lindblad, vec, unvec
 
-__all__ = ["Transistor", "sweep", "thermal_occupation", "PAPER_POLE_TB", "PAPER_POLE_GAMMA_B"]
+__all__ = ["Transistor", "sweep", "PAPER_POLE_TB", "PAPER_POLE_GAMMA_B"]
 
 #: pole positions printed by Su et al. (2021) (units of delta): Fig. 3 (T_B) and Fig. 4 (Gamma_B)
 PAPER_POLE_TB = 135.3
@@ -56,13 +57,8 @@ PAPER_POLE_GAMMA_B = 1.287
 _PARTS = ("J_E1", "J_E2", "J_C1", "J_C2", "J_B1", "J_B2")
 
 
-def thermal_occupation(w: float, T: float) -> float:
-    """n(w, T) = 1/(e^{w/T} - 1)."""
-    return float(1.0 / np.expm1(w / T))
-
-
 def _dn_dT(w: float, T: float) -> float:
-    n = thermal_occupation(w, T)
+    n = op.thermal_occupation(w, 1.0 / T)
     return w / T ** 2 * n * (n + 1)
 
 
@@ -122,15 +118,15 @@ class Transistor:
 
     @property
     def n_E(self) -> float:
-        return thermal_occupation(self.eps1, self.T_E)
+        return op.thermal_occupation(self.eps1, 1.0 / self.T_E)
 
     @property
     def n_C(self) -> float:
-        return thermal_occupation(self.eps2, self.T_C)
+        return op.thermal_occupation(self.eps2, 1.0 / self.T_C)
 
     @property
     def n_B(self) -> float:
-        return thermal_occupation(self.omega_B, self.T_B)
+        return op.thermal_occupation(self.omega_B, 1.0 / self.T_B)
 
     def hamiltonian(self) -> np.ndarray:
         """H_S (Eq. 1) in the basis |0>, |1>, |2>."""
