@@ -93,7 +93,7 @@ class RunOptions:
     seed : int, numpy.random.SeedSequence or None, default 0
         Root of the random streams: trajectory i draws from its own stream (seed, i), so the
         numbers do not depend on `n_jobs`, `batch_size` or `backend`.  None: fresh entropy
-        (recorded in ``result.seed``).
+        (recorded in ``result.seed``; such a run cannot be resumed).
     n_jobs : int, default 1
         Worker processes/threads; -1 for one per CPU.
     backend : {"loky", "threading", "sequential", "dask"}, default "loky"
