@@ -2,11 +2,15 @@
 
     qtraj list
     qtraj run SCENARIO [--set name=value ...] [--config file.toml]
-                       [--ntraj N | --target-stderr X] [--timeout T] [--seed S] [--n-jobs J]
-                       [--backend B] [--scheduler ADDR] [--out DIR] [--resume] [--json]
+                       [--ntraj N] [--target-stderr X | --target-rel-stderr X] [--timeout T]
+                       [--seed S] [--n-jobs J] [--backend B] [--scheduler ADDR]
+                       [--batch-size B] [--out DIR] [--resume] [--checkpoint-every SEC]
+                       [--progress | --no-progress] [--json]
     qtraj plot DIR
     qtraj reproduce [--quick] [--out DIR] [--n-jobs J]
 
+The run options are those of `qtraj.ensemble.RunOptions`, the same for every scenario (also
+as keys of the config file's [run] table); a scenario that cannot use one says so.
 Argument errors print one line and exit with code 2.
 """
 
@@ -65,6 +69,41 @@ def _load_config(path: str | None) -> dict:
     return cfg
 
 
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _run_options(args, cfg: dict, config_path: str | None, prepared, scenario: str):
+    """RunOptions from the command line (which wins) and the config's [run] table."""
+    from .ensemble import RUN_OPTIONS, RunOptions
+    run_cfg = cfg.get("run", {})
+    for k in run_cfg:
+        if k not in RUN_OPTIONS:
+            raise UsageError(f"unknown run option {k!r} in {config_path}; run options: "
+                             f"{', '.join(RUN_OPTIONS)}")
+    given = dict(run_cfg)
+    given.update({k: getattr(args, k) for k in RUN_OPTIONS
+                  if getattr(args, k) is not None and not (k == "resume" and not args.resume)})
+    if given.get("target_stderr") is not None and given.get("target_rel_stderr") is not None:
+        raise UsageError("give --target-stderr or --target-rel-stderr, not both")
+    for k, v in given.items():
+        if k in prepared.unsupported and v is not None and v is not False:
+            raise UsageError(f"scenario {scenario!r} cannot use {_flag(k)}: "
+                             f"{prepared.unsupported[k]}")
+    if given.get("ntraj") is None:
+        stops = any(given.get(k) is not None for k in ("target_stderr", "target_rel_stderr",
+                                                       "timeout"))
+        given["ntraj"] = None if stops else prepared.default_ntraj
+    if given.get("progress") is None and args.json:
+        given["progress"] = False
+    if given.get("resume") and not given.get("out"):
+        raise UsageError("--resume needs --out DIR")
+    try:
+        return RunOptions(**given)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_run(args) -> int:
     from .scenarios import get
     from .stats import zscore
@@ -80,28 +119,16 @@ def cmd_run(args) -> int:
             raise UsageError(f"unknown parameter {k!r} in {args.config}; "
                              f"parameters: {', '.join(defaults)}")
     params = dict(defaults, **cfg_params, **_parse_set(args.set, defaults))
-    run_cfg = cfg.get("run", {})
-    ntraj = args.ntraj if args.ntraj is not None else run_cfg.get("ntraj")
-    target = args.target_stderr if args.target_stderr is not None else \
-        run_cfg.get("target_stderr")
-    if ntraj is None:
-        ntraj = 10**9 if target is not None else 1000
     try:
         prepared = sc.build(**params)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"bad parameters: {exc}") from None
-    options = dict(ntraj=ntraj, seed=args.seed if args.seed is not None else
-                   run_cfg.get("seed", 0), n_jobs=args.n_jobs or run_cfg.get("n_jobs", 1),
-                   backend=args.backend or run_cfg.get("backend", "loky"),
-                   target_stderr=target, timeout=args.timeout or run_cfg.get("timeout"),
-                   out=args.out, resume=args.resume, scheduler=args.scheduler,
-                   progress=False if args.json else None)
-    if args.resume and not args.out:
-        raise UsageError("--resume needs --out DIR")
+    options = _run_options(args, cfg, args.config, prepared, sc.name)
+    out = options.out
     try:
-        res = prepared.run(**options)
+        res = prepared.run(options)
     except KeyboardInterrupt:
-        where = f"; continue with --resume --out {args.out}" if args.out else ""
+        where = f"; continue with --resume --out {out}" if out else ""
         print(f"qtraj: interrupted{where}", file=sys.stderr)
         return 130
     table = prepared.observables(res)
@@ -110,7 +137,9 @@ def cmd_run(args) -> int:
                "seed": res.seed,
                "times": None if res.times is None else np.asarray(res.times).tolist(),
                "stop_reason": res.meta.get("stop_reason"),
-               "target_stderr": target, "target_reached": res.meta.get("target_reached"),
+               "target_stderr": options.target_stderr,
+               "target_rel_stderr": options.target_rel_stderr,
+               "target_reached": res.meta.get("target_reached"),
                "wall_time": res.meta.get("wall_time"), "estimates": {}, "stderr": {},
                "reference": {}, "zscores": {}}
     zmax = 0.0
@@ -122,14 +151,17 @@ def cmd_run(args) -> int:
         summary["reference"][name] = np.asarray(ref).tolist()
         summary["zscores"][name] = np.asarray(z).tolist()
     summary["max_abs_z"] = zmax
-    if args.out:
-        res.save(Path(args.out) / "result.npz")
-        (Path(args.out) / "summary.json").write_text(json.dumps(summary, indent=2))
+    if out is not None:
+        res.save(out / "result.npz")     # again: now with the scenario and its parameters
+        (out / "summary.json").write_text(json.dumps(summary, indent=2))
     if args.json:
         print(json.dumps(summary))
     else:
+        target = options.target
+        kind = "relative " if options.target_rel_stderr is not None else ""
         reached = "" if target is None else \
-            f", target {target:g} {'reached' if res.meta.get('target_reached') else 'NOT reached'}"
+            f", {kind}target {target:g} " \
+            f"{'reached' if res.meta.get('target_reached') else 'NOT reached'}"
         print(f"{sc.name}: {res.ntraj} trajectories in {res.meta['wall_time']:.2f} s "
               f"(stopped by {res.meta.get('stop_reason')}{reached}); "
               f"max |z| vs deterministic = {zmax:.2f}")
@@ -196,16 +228,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", metavar="NAME=VALUE")
     r.add_argument("--config", metavar="FILE.toml",
                    help="[parameters] and [run] tables (command-line options win)")
-    stop = r.add_mutually_exclusive_group()
-    stop.add_argument("--ntraj", type=int)
-    stop.add_argument("--target-stderr", type=float)
-    r.add_argument("--timeout", type=float)
+    r.add_argument("--ntraj", type=int, help="maximum number of trajectories")
+    target = r.add_mutually_exclusive_group()
+    target.add_argument("--target-stderr", type=float, metavar="X",
+                        help="stop once the largest standard error is <= X")
+    target.add_argument("--target-rel-stderr", type=float, metavar="X",
+                        help="stop once the largest relative standard error is <= X")
+    r.add_argument("--timeout", type=float, metavar="SEC")
     r.add_argument("--seed", type=int)
     r.add_argument("--n-jobs", type=int)
     r.add_argument("--backend", choices=["loky", "threading", "sequential", "dask"])
     r.add_argument("--scheduler", metavar="ADDR", help="dask.distributed scheduler address")
+    r.add_argument("--batch-size", type=int, metavar="N", help="trajectories per worker task")
     r.add_argument("--out", metavar="DIR")
     r.add_argument("--resume", action="store_true")
+    r.add_argument("--checkpoint-every", type=float, metavar="SEC")
+    r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_run)
     pl = sub.add_parser("plot", help="plot a run directory written with --out")

@@ -35,8 +35,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pathlib import Path
-
 import numpy as np
 import scipy.linalg as sla
 
@@ -46,12 +44,12 @@ from ._kernels.collisions import density_block, pure_block
 from ._kernels.structs import (Channels, CollisionOutputs, Collisions, CollisionSums,
                                DensityUnravelling, Mixture, Propagators,
                                new_ket_scratch)
-from .ensemble import run_ensemble
+from .ensemble import RunOptions, run
 from .linalg import DefectiveMatrix, diagonalise
 from .lindblad import Lindblad, vec
 from .results import EnsembleResult
 from .rng import root_key, seed_info
-from .stats import batch_means, count_mean_stderr, largest_stderr
+from .stats import batch_means, count_mean_stderr
 from .validation import (as_count, as_density_matrix, as_rate, as_square_matrix, as_state,
                          as_times, check_hermitian)
 
@@ -384,18 +382,18 @@ class CollisionModel:
             job = DensityCollisionJob(self._density_unravelling(rho0), out, key, n_bins)
         return job, ss, times
 
-    def simulate(self, state0, times, ntraj: int, seed=0, n_jobs: int = 1, method: str = "pure",
+    def simulate(self, state0, times, ntraj: int | None = None, seed=0, n_jobs: int = 1,
+                 method: str = "pure",
                  backend: str = "loky", batch_size: int | None = None,
                  progress: bool | None = None, store_states: bool = True,
                  target_stderr: float | None = None, timeout: float | None = None, out=None,
                  resume: bool = False, scheduler: str | None = None,
-                 checkpoint_every: float | None = None) -> EnsembleResult:
+                 checkpoint_every: float | None = None, *,
+                 target_rel_stderr: float | None = None) -> EnsembleResult:
         """Shot-by-shot ensemble from `state0` (ket or density matrix, the state at times[0]).
 
-        Run options as for `qt.mcsolve`: `ntraj` is the maximum; `target_stderr` stops once
-        the largest standard error of the density matrix is below it; `timeout`; `out=DIR`
-        checkpoints (and saves DIR/result.npz), `resume=True` continues; backend "dask" with
-        an optional `scheduler` address.
+        Run options as in `qtraj.ensemble.RunOptions` (the same for every solver); the
+        targets refer to the density matrix.
 
         Returns an EnsembleResult: `mean`/`stderr` of the system density matrix at `times`;
         records "collisions" (per trajectory in [times[0], times[-1]]), "collision_energy"
@@ -405,14 +403,15 @@ class CollisionModel:
         with "_stderr" entries, and for method="pure" "jump_counts" of L0's channels.
         Trajectory i uses random stream (seed, i): identical for any n_jobs/batch_size/backend.
         """
+        opts = RunOptions.from_mapping(locals())
         job, ss, times = self._job(state0, times, seed, method, store_states=store_states)
-        if target_stderr is not None and not store_states:
-            raise ValueError("target_stderr needs store_states=True")
-        total, info = run_ensemble(job, ntraj, n_jobs=n_jobs, backend=backend,
-                                   batch_size=batch_size, progress=progress,
-                                   target_stderr=target_stderr, stderr_fn=_largest_rho_stderr,
-                                   timeout=timeout, out=out, resume=resume,
-                                   scheduler=scheduler, checkpoint_every=checkpoint_every)
+        if opts.target is not None and not store_states:
+            raise ValueError("target_stderr/target_rel_stderr need store_states=True")
+        return run(job, opts, target_fn=lambda total: total["rho"],
+                   to_result=lambda total, info: self._to_result(total, info, job, ss, times,
+                                                                 method))
+
+    def _to_result(self, total, info, job, ss, times, method) -> EnsembleResult:
         n = info["ntraj"]
         rec = total["rec"]
         mean_r, se_r = rec.mean, rec.stderr
@@ -434,11 +433,8 @@ class CollisionModel:
             mean, stderr = total["rho"].mean, total["rho"].stderr
         meta = dict(info, solver="CollisionModel.simulate", method=method, rate=self.rate,
                     two_point_energy=bool(method == "pure" and job.collisions.two_point))
-        res = EnsembleResult(times=times, mean=mean, stderr=stderr, ntraj=n, seed=seed_info(ss),
-                             records=records, meta=meta)
-        if out is not None:
-            res.save(Path(out) / "result.npz")
-        return res
+        return EnsembleResult(times=times, mean=mean, stderr=stderr, ntraj=n,
+                              seed=seed_info(ss), records=records, meta=meta)
 
     def simulate_time_average(self, state0, t_total: float, burn_in: float = 0.0,
                               n_batches: int = 32, seed=0, method: str = "pure",
@@ -493,6 +489,3 @@ class CollisionModel:
         return (f"CollisionModel(dim={self.dim}, ancilla_dim={self.ancilla_dim}, rate={self.rate}, "
                 f"system={self.system!r})")
 
-
-def _largest_rho_stderr(total: dict) -> float:
-    return largest_stderr(total.get("rho"))

@@ -25,10 +25,10 @@ from . import kernel_inputs as ki
 from ._kernels.jumps import jump_block
 from ._kernels.structs import (Channels, JumpOutputs, Mixture, Propagators,
                                new_jump_records, new_ket_scratch)
-from .ensemble import run_ensemble
+from .ensemble import RunOptions, run
 from .results import EnsembleResult
 from .rng import root_key, seed_info
-from .stats import count_mean_stderr, largest_stderr
+from .stats import count_mean_stderr
 from .validation import as_state, as_times
 
 __all__ = ["mcsolve", "JumpJob"]
@@ -93,12 +93,13 @@ class JumpJob:
         return res
 
 
-def mcsolve(model, state0, times, ntraj: int, seed=0, n_jobs: int = 1, e_ops=None,
+def mcsolve(model, state0, times, ntraj: int | None = None, seed=0, n_jobs: int = 1, e_ops=None,
             backend: str = "loky", batch_size: int | None = None, store_states: bool = True,
             keep_jumps: bool = False, progress: bool | None = None,
             target_stderr: float | None = None, timeout: float | None = None,
             out=None, resume: bool = False, scheduler: str | None = None,
-            checkpoint_every: float | None = None, heat: str = "transition") -> EnsembleResult:
+            checkpoint_every: float | None = None, heat: str = "transition", *,
+            target_rel_stderr: float | None = None) -> EnsembleResult:
     """Quantum-jump ensemble of `model` (a Lindblad) from `state0` (ket or density matrix).
 
     Returns an EnsembleResult with `mean`/`stderr` (trajectory-averaged density matrix at
@@ -116,17 +117,16 @@ def mcsolve(model, state0, times, ntraj: int, seed=0, n_jobs: int = 1, e_ops=Non
     With keep_jumps=True, records
     "jump_traj", "jump_time", "jump_channel" list every jump (memory grows with ntraj).
 
-    Stopping: `ntraj` is the maximum; `target_stderr` stops once the largest standard error of
-    the e_ops (or, without e_ops, of the density matrix) is below it; `timeout` in seconds.
-    `result.meta` says why the run stopped and whether the target was reached.
-    `out=DIR` checkpoints the run after every worker task (or every `checkpoint_every`
-    seconds) and saves the result as DIR/result.npz; `resume=True` continues an interrupted
-    run.  backend: "loky", "threading", "sequential" or "dask"
-    (`scheduler` = address of a dask.distributed scheduler; default an in-process cluster).
+    Run options (`ntraj`, `seed`, `n_jobs`, `backend`, `batch_size`, `progress`,
+    `target_stderr`, `target_rel_stderr`, `timeout`, `out`, `resume`, `checkpoint_every`,
+    `scheduler`) are those of `qtraj.ensemble.RunOptions`; the targets refer to the e_ops
+    (or, without e_ops, to the density matrix).  `result.meta` says why the run stopped and
+    whether the target was reached; `out=DIR` also receives DIR/result.npz.
 
     Trajectory i uses its own random stream (seed, i): identical numbers for any n_jobs,
     batch_size or backend.
     """
+    opts = RunOptions.from_mapping(locals())
     from .lindblad import Lindblad
     if not isinstance(model, Lindblad):
         raise TypeError(f"mcsolve needs a qtraj.Lindblad, got {type(model).__name__}")
@@ -135,8 +135,8 @@ def mcsolve(model, state0, times, ntraj: int, seed=0, n_jobs: int = 1, e_ops=Non
     times = as_times(times)
     eops = ki.as_eops(e_ops, d)
     ss, key = root_key(seed)
-    if not store_states and not len(eops) and target_stderr is not None:
-        raise ValueError("target_stderr needs e_ops or store_states=True")
+    if not store_states and not len(eops) and opts.target is not None:
+        raise ValueError("target_stderr/target_rel_stderr need e_ops or store_states=True")
     if heat not in ("transition", "expected"):
         raise ValueError(f"heat must be 'transition' or 'expected', got {heat!r}")
     energies = model.channel_energies()
@@ -146,22 +146,15 @@ def mcsolve(model, state0, times, ntraj: int, seed=0, n_jobs: int = 1, e_ops=Non
                   initial=ki.mixture(rho0),
                   outputs=ki.jump_outputs(times, prop, eops, store_states, keep_jumps),
                   key=key, n_baths=len(model.baths))
-    total, info = run_ensemble(job, ntraj, n_jobs=n_jobs, backend=backend,
-                               batch_size=batch_size, progress=progress,
-                               target_stderr=target_stderr, stderr_fn=_largest_stderr,
-                               timeout=timeout, out=out, resume=resume, scheduler=scheduler,
-                               checkpoint_every=checkpoint_every)
-    res = _to_result(total, info, model, times, eops, ss, info["ntraj"], keep_jumps,
-                     heat == "expected", energies)
-    if out is not None:
-        from pathlib import Path
-        res.save(Path(out) / "result.npz")
-    return res
+    return run(job, opts, target_fn=_targeted,
+               to_result=lambda total, info: _to_result(
+                   total, info, model, times, eops, ss, info["ntraj"], keep_jumps,
+                   heat == "expected", energies))
 
 
-def _largest_stderr(total: dict) -> float:
-    """Largest standard error (of Re or Im) of the e_ops, else of the density matrix."""
-    return largest_stderr(total.get("expect", total.get("rho")))
+def _targeted(total: dict):
+    """The quantities a target refers to: the e_ops, else the density matrix."""
+    return total.get("expect", total.get("rho"))
 
 
 def _to_result(total, info, model, times, eops, ss, ntraj, keep_jumps,

@@ -21,20 +21,18 @@ estimators such as a COP).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import scipy.linalg as sla
-from numba import njit
 
 from . import kernel_inputs as ki
 from ._kernels.protocol import protocol_block
 from ._kernels.structs import (Channels, CycleSpec, CycleSums, Mixture, Propagators,
                                new_jump_records, new_ket_scratch)
 from .deterministic import NonUniqueSteadyState
-from .ensemble import run_ensemble
+from .ensemble import RunOptions, run
 from .lindblad import Lindblad, unvec, vec
 from .linalg import null_space
 from .results import EnsembleResult
@@ -216,13 +214,14 @@ class Protocol:
                 "work_per_cycle": float(work.sum(axis=1).mean())}
 
     # ------------------------------------------------------------------ shot by shot
-    def simulate(self, n_cycles: int, ntraj: int, state0=None, seed=0, n_jobs: int = 1,
-                 heat: str = "transition", keep_jumps: bool = False,
+    def simulate(self, n_cycles: int, ntraj: int | None = None, state0=None, seed=0,
+                 n_jobs: int = 1, heat: str = "transition", keep_jumps: bool = False,
                  store_states: bool = True, backend: str = "loky",
                  batch_size: int | None = None, progress: bool | None = None,
                  target_stderr: float | None = None, timeout: float | None = None,
                  out=None, resume: bool = False, scheduler: str | None = None,
-                 checkpoint_every: float | None = None) -> EnsembleResult:
+                 checkpoint_every: float | None = None, *,
+                 target_rel_stderr: float | None = None) -> EnsembleResult:
         """Quantum-jump ensemble over n_cycles cycles from state0 (default: periodic state).
 
         Output times are the segment boundaries (`boundary_times`).  Records (each with
@@ -237,9 +236,11 @@ class Protocol:
           energy (NaN records for a bath with an undefined one); heat="expected" the
           state-dependent unbiased estimator (see `qtraj.mcsolve`).  keep_jumps=True adds
           "jump_traj", "jump_cycle", "jump_segment", "jump_channel", "jump_bath",
-          "jump_time", "jump_energy" (heat of each jump).  `target_stderr` targets the
-          largest standard error of "heat_per_cycle" and "work_per_cycle".
+          "jump_time", "jump_energy" (heat of each jump).  Run options as in
+          `qtraj.ensemble.RunOptions`; the targets refer to "heat_per_cycle" and
+          "work_per_cycle".
         """
+        opts = RunOptions.from_mapping(locals())
         if heat not in ("transition", "expected"):
             raise ValueError(f"heat must be 'transition' or 'expected', got {heat!r}")
         n_cycles = as_count(n_cycles, "n_cycles")
@@ -247,17 +248,14 @@ class Protocol:
         rho0 = self.periodic_state() if state0 is None else as_state(state0, d, "state0")
         ss, key = root_key(seed)
         job = self._job(n_cycles, rho0, key, store_states, keep_jumps, heat == "expected")
-        total, info = run_ensemble(job, ntraj, n_jobs=n_jobs, backend=backend,
-                                   batch_size=batch_size, progress=progress,
-                                   target_stderr=target_stderr,
-                                   stderr_fn=lambda tot: _cycle_stderr(tot) / n_cycles,
-                                   timeout=timeout, out=out, resume=resume,
-                                   scheduler=scheduler, checkpoint_every=checkpoint_every)
-        res = self._to_result(total, info, job, ss, n_cycles, keep_jumps, heat)
-        if out is not None:
-            from pathlib import Path
-            res.save(Path(out) / "result.npz")
-        return res
+        undefined = _undefined_baths(job, heat, self._channel_energies())
+        return run(job, opts, target_fn=lambda tot: _per_cycle(tot, n_cycles, undefined),
+                   to_result=lambda total, info: self._to_result(total, info, job, ss,
+                                                                 n_cycles, keep_jumps, heat))
+
+    def _channel_energies(self) -> np.ndarray:
+        """Transition energy of every channel of every segment, in order (NaN: undefined)."""
+        return np.concatenate([s.model.channel_energies() for s in self.segments])
 
     def _job(self, n_cycles, rho0, key, store_states, keep_jumps, expected) -> "ProtocolJob":
         models = [s.model for s in self.segments]
@@ -273,11 +271,8 @@ class Protocol:
 
     def _to_result(self, total, info, job, ss, n_cycles, keep_jumps, heat) -> EnsembleResult:
         n, S, nb, d = info["ntraj"], self.n_segments, len(self.baths), self.dim
-        energies = np.concatenate([s.model.channel_energies() for s in self.segments])
-        undefined = np.zeros(nb, dtype=bool)
-        if heat == "transition":
-            for e, b in zip(energies, job.channels.bath):
-                undefined[b] |= bool(np.isnan(e))
+        energies = self._channel_energies()
+        undefined = _undefined_baths(job, heat, energies)
 
         def mask(a):  # last axis = bath
             return np.where(undefined, np.nan, a)
@@ -333,12 +328,23 @@ class Protocol:
         return f"Protocol(dim={self.dim}, period={self.period:g}, [{segs}])"
 
 
-def _cycle_stderr(total: dict) -> float:
-    t = total.get("totals")
-    if t is None or t.n < 2:
-        return np.inf
-    se = t.stderr.real[0]
-    return float(np.nanmax(se)) if np.isfinite(se).any() else np.inf
+def _undefined_baths(job, heat: str, energies: np.ndarray) -> np.ndarray:
+    """Baths whose heat is undefined (a channel without a transition energy, heat="transition");
+    energies: the transition energy of every channel of every segment, NaN where undefined."""
+    undefined = np.zeros(job.n_baths, dtype=bool)
+    if heat == "transition":
+        for e, b in zip(energies, job.channels.bath):
+            undefined[b] |= bool(np.isnan(e))
+    return undefined
+
+
+def _per_cycle(total: dict, n_cycles: int, undefined: np.ndarray):
+    """Targeted quantities: heat per cycle (per bath; NaN = undefined, ignored) and work per
+    cycle, with standard errors."""
+    t = total["totals"]
+    keep = np.append(~undefined, True)
+    return (np.where(keep, t.mean.real[0], np.nan) / n_cycles,
+            np.where(keep, t.stderr.real[0], np.nan) / n_cycles)
 
 
 # --------------------------------------------------------------------------- job

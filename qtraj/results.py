@@ -22,20 +22,49 @@ _ARRAYS = ("times", "mean", "stderr", "expect", "expect_stderr")
 
 @dataclass
 class EnsembleResult:
-    """Result of a stochastic ensemble.
+    """Result of a stochastic ensemble: estimates with standard errors, records, metadata.
 
-    times : (nt,) output times.
-    mean, stderr : (nt, d, d) averaged density matrices and their standard errors (real part of
-        `stderr` = standard error of Re, imaginary part = of Im).
-    expect, expect_stderr : (n_e, nt) for the e_ops (real if every e_op is Hermitian), or None.
-    ntraj : number of trajectories (or independent runs) averaged.
-    seed : {"entropy": int, "spawn_key": list} of the root numpy SeedSequence.
-    records : named estimates (e.g. "jump_counts": mean jumps per channel); `records[k +
-        "_stderr"]` holds their standard errors.  `result[key]` reads records.
-    meta : free-form metadata (parameters, versions, wall time, stopping rule ...).
+    Every estimate has one meaning: the arrays below are the ensemble averages at the output
+    times; named estimates live in `records`; run information (stopping rule, wall time,
+    totals such as a recorded time span) lives in `meta`.
+
+    Parameters
+    ----------
+    times : (nt,) ndarray or None
+        Output times of the time-resolved estimates (`mean`, `expect`, per-time records).
+        None for a result without a time axis (e.g. a steady-state estimator); it never holds
+        anything else (a total simulated time belongs in `meta`).
+    mean, stderr : (nt, d, d) ndarray or None
+        Averaged density matrices and their standard errors (real part of `stderr` = standard
+        error of Re, imaginary part = of Im); None when states were not stored.
+    ntraj : int
+        Number of trajectories (or independent runs) averaged.
+    seed : dict
+        {"entropy": int, "spawn_key": list} of the root numpy SeedSequence.
+    expect, expect_stderr : (n_e, nt) ndarray or None
+        Averages of the e_ops (real if every e_op is Hermitian) and their standard errors.
+    records : dict of str to ndarray
+        Named estimates (e.g. "jump_counts"); ``records[k + "_stderr"]`` holds the standard
+        error of ``records[k]``.  Names may not be those of the arrays above.
+    meta : dict
+        Free-form metadata: parameters, versions, wall time, stopping rule, totals ...
+
+    Raises
+    ------
+    ValueError
+        If a record is named like one of the arrays ("times", "mean", "stderr", "expect",
+        "expect_stderr").
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = EnsembleResult(times=None, mean=None, stderr=None, ntraj=4, seed={},
+    ...                    records={"x": np.array(1.0), "x_stderr": np.array(0.1)})
+    >>> r.keys(), r["x"], "times" in r
+    (['x', 'x_stderr'], array(1.), False)
     """
 
-    times: np.ndarray
+    times: np.ndarray | None
     mean: np.ndarray | None
     stderr: np.ndarray | None
     ntraj: int
@@ -45,19 +74,50 @@ class EnsembleResult:
     records: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self):
+        clash = sorted(set(self.records) & set(_ARRAYS))
+        if clash:
+            raise ValueError(f"records may not be named {clash}: those are EnsembleResult "
+                             "arrays")
+
     def __getitem__(self, key: str):
+        """A record, or one of the arrays (times, mean, stderr, expect, expect_stderr) that
+        is set; KeyError (listing `keys()`) otherwise."""
         if key in self.records:
             return self.records[key]
-        if key in _ARRAYS:
+        if key in _ARRAYS and getattr(self, key) is not None:
             return getattr(self, key)
-        raise KeyError(f"{key!r}; available: {sorted(self.records)}")
+        raise KeyError(f"{key!r}; available: {self.keys()}")
+
+    def __contains__(self, key) -> bool:
+        return key in self.keys()
 
     def keys(self) -> list[str]:
-        return sorted(self.records)
+        """Everything ``result[key]`` accepts.
+
+        Returns
+        -------
+        list of str
+            The arrays that are set (in the order times, mean, stderr, expect,
+            expect_stderr), then the record names, sorted.
+        """
+        return [k for k in _ARRAYS if k not in self.records and getattr(self, k) is not None] \
+            + sorted(self.records)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> Path:
-        """Write `path` (.npz appended if missing); atomic (temporary file + rename)."""
+        """Write the result to one .npz file (atomic: temporary file, then rename).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            File name; ".npz" is appended if missing.  Parent directories are created.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written; `load` reads it back.
+        """
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
@@ -74,7 +134,12 @@ class EnsembleResult:
         return path
 
     def summary(self) -> dict:
-        """JSON-friendly summary of the scalar records and run information."""
+        """JSON-friendly summary: ntraj, seed, the records and the JSON-able metadata.
+
+        Returns
+        -------
+        dict
+        """
         out = {"ntraj": int(self.ntraj), "seed": self.seed}
         for k, v in self.records.items():
             out[k] = np.asarray(v).tolist() if np.isrealobj(v) else \
@@ -84,8 +149,23 @@ class EnsembleResult:
 
 
 def load(path: str | os.PathLike) -> EnsembleResult:
-    """Load an EnsembleResult written by `save` (a .npz file, or a run directory holding
-    `result.npz`)."""
+    """Load an EnsembleResult written by `EnsembleResult.save`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A .npz file (the suffix may be left out), or a run directory holding `result.npz`
+        (as written by a solver called with ``out=DIR``).
+
+    Returns
+    -------
+    EnsembleResult
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no result at `path`.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / "result.npz"

@@ -2,25 +2,47 @@
 
 A scenario is built from its model module's own functions (the `--set` names are the model
 function's argument names, plus `t_max`/`n_times` for the output grid).  Building returns a
-`Prepared`: a `run(**options)` that performs the shot-by-shot ensemble, and `observables(res)`
-giving {name: (estimate, stderr, deterministic reference)} for the summary and z-scores.
+`Prepared`: `run(options)` performs the shot-by-shot ensemble under a `RunOptions` (every run
+option reaches the solver; an option a scenario cannot honour is listed in `unsupported` with
+the reason, and the command line refuses it), and `observables(res)` gives
+{name: (estimate, stderr, deterministic reference)} for the summary and z-scores.
 """
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
 import numpy as np
+
+from .ensemble import RunOptions
 
 __all__ = ["Scenario", "Prepared", "SCENARIOS", "get"]
 
 
 @dataclass(frozen=True)
 class Prepared:
-    run: Callable[..., Any]                 # run(ntraj=..., seed=..., n_jobs=..., ...) -> result
-    observables: Callable[[Any], dict]      # result -> {name: (estimate, stderr, reference)}
+    """A built scenario.
+
+    Parameters
+    ----------
+    run : callable
+        ``run(options: RunOptions) -> EnsembleResult``.
+    observables : callable
+        ``observables(result) -> {name: (estimate, stderr, reference)}``.
+    unsupported : Mapping[str, str], optional
+        Run options (names as in `RunOptions`) that this scenario cannot use, each with the
+        reason; the command line exits with a one-line error when one is given.
+    default_ntraj : int or None, default 1000
+        `ntraj` when neither the user nor a stopping rule (target or timeout) sets one; None
+        lets the solver choose.
+    """
+
+    run: Callable[[RunOptions], Any]
+    observables: Callable[[Any], dict]
+    unsupported: Mapping[str, str] = field(default_factory=dict)
+    default_ntraj: int | None = 1000
 
 
 @dataclass(frozen=True)
@@ -48,7 +70,8 @@ def _collective(n_atoms: int = 2, nbar: float = 1.0, gamma0: float = 1.0, f0: fl
         exact = det.mesolve(L, psi0, times)
         return {"n_excitations": (res.expect[0], res.expect_stderr[0],
                                   np.einsum("ij,tji->t", n_exc, exact).real)}
-    return Prepared(lambda **kw: mcsolve(L, psi0, times, e_ops=[n_exc], **kw), observables)
+    return Prepared(lambda o: mcsolve(L, psi0, times, e_ops=[n_exc], **o.as_kwargs()),
+                    observables)
 
 
 def _harvest(nbar: float = 1.0, g_tau: float = 0.2, rate: float = 1.0, omega0: float = 1.0,
@@ -65,23 +88,27 @@ def _harvest(nbar: float = 1.0, g_tau: float = 0.2, rate: float = 1.0, omega0: f
         exact = scheme.mesolve(q0, times)
         return {"p_excited": (res.mean[:, 1, 1].real, res.stderr[:, 1, 1].real,
                               exact[:, 1, 1].real)}
-    return Prepared(lambda **kw: scheme.simulate(q0, times, **kw), observables)
+    return Prepared(lambda o: scheme.simulate(q0, times, **o.as_kwargs()), observables)
 
 
 def _machine(E1: float = 1.5, E2: float = 2.5, beta1: float = 1.2, beta2_ratio: float = 0.2,
              gamma0: float = 0.0025, rate: float = 2.0, phi: float = 0.02, p0: float = 0.75,
-             coherence: float = 0.2) -> Prepared:
+             coherence: float = 0.2, n_collisions: int | None = None) -> Prepared:
+    # n_collisions: recorded atom collisions (the maximum when a target or timeout ends the
+    # run); default 4e5, or 1e9 with a target or timeout.  --ntraj = trajectories they are
+    # split over (default: the machine's own choice).
     from .models import machine as mm
     m = mm.Machine(E1, E2, beta1, beta2_ratio * beta1, gamma0, rate, phi,
                    mm.atom_state(p0, coherence))
     exact = {"coherence_rate_per_phi2": m.coherence_rate() / phi**2, **m.flows()}
 
-    def run(ntraj, seed, n_jobs, backend, target_stderr, timeout, out, resume, progress,
-            scheduler=None):
-        # --ntraj counts atom collisions; --target-stderr is the relative error of C_a-dot
-        return m.simulate(ntraj, seed=seed, n_jobs=n_jobs, backend=backend,
-                          target_rel_stderr=target_stderr, timeout=timeout, out=out,
-                          resume=resume, progress=progress)
+    def run(o: RunOptions):
+        n = n_collisions if n_collisions is not None else \
+            10**9 if o.target is not None or o.timeout is not None else 400_000
+        return m.simulate(n, seed=o.seed, n_jobs=o.n_jobs, ntraj=o.ntraj, backend=o.backend,
+                          batch_size=o.batch_size, progress=o.progress,
+                          target_rel_stderr=o.target_rel_stderr, timeout=o.timeout,
+                          out=o.out, resume=o.resume)
 
     def observables(res):
         out = {"coherence_rate_per_phi2": (res["coherence_rate"] / phi**2,
@@ -91,7 +118,11 @@ def _machine(E1: float = 1.5, E2: float = 2.5, beta1: float = 1.2, beta2_ratio: 
             out[k] = (res[k], res[k + "_stderr"], exact[k])
         return {k: tuple(np.atleast_1d(np.asarray(x, dtype=float)) for x in v)
                 for k, v in out.items()}
-    return Prepared(run, observables)
+    not_yet = "Machine.simulate does not take this option yet"
+    return Prepared(run, observables, default_ntraj=None, unsupported={
+        "target_stderr": "the machine stops on the relative standard error of its coherence "
+                         "rate: use --target-rel-stderr",
+        "checkpoint_every": not_yet, "scheduler": not_yet})
 
 
 def _transistor(T_B: float = 1 / 0.015, gamma_B: float = 1.0, gamma0: float = 1.0,
@@ -104,7 +135,8 @@ def _transistor(T_B: float = 1 / 0.015, gamma_B: float = 1.0, gamma0: float = 1.
     def observables(res):
         return {f"heat_{b}": (res["heat_cumulative"][i], res["heat_cumulative_stderr"][i],
                               J[b] * times) for i, b in enumerate(res.meta["baths"])}
-    return Prepared(lambda **kw: tr.simulate(t_max, n_times=int(n_times), **kw), observables)
+    return Prepared(lambda o: tr.simulate(t_max, n_times=int(n_times), **o.as_kwargs()),
+                    observables)
 
 
 def _otto(omega_a: float = 1.0, omega_b: float = 4.0, beta_c: float = 1.0, beta_h: float = 0.5,
@@ -123,24 +155,24 @@ def _otto(omega_a: float = 1.0, omega_b: float = 4.0, beta_c: float = 1.0, beta_
         out["W"] = (res["work_cumulative"], res["work_cumulative_stderr"],
                     np.concatenate([[0.0], np.cumsum(ex["work"].ravel())]))
         return out
-    return Prepared(lambda **kw: fr.simulate(int(n_cycles), **kw), observables)
+    return Prepared(lambda o: fr.simulate(int(n_cycles), **o.as_kwargs()), observables)
 
 
 SCENARIOS: dict[str, Scenario] = {
     "collective": Scenario("collective", "N atoms in a common thermal bath from |g...g> "
-                           "(Çakmak et al. 2017, Secs. II-IV): quantum jumps vs mesolve",
-                           _collective),
+                           "(Çakmak, Manatuly & Müstecaplıoğlu 2017): quantum jumps vs "
+                           "mesolve", _collective),
     "harvest": Scenario("harvest", "qubit hit by atom pairs from the collective bath at "
-                        "Poisson times (Çakmak et al. 2017, Sec. III C): collisions vs exact map",
-                        _harvest),
+                        "Poisson times (Çakmak, Manatuly & Müstecaplıoğlu 2017): collisions "
+                        "vs exact map", _harvest),
     "machine": Scenario("machine", "two-qubit machine fed by a Poisson stream of atoms "
-                        "(Manzano et al. 2019): C_a-dot/phi^2 and flows shot by shot "
-                        "(--ntraj counts collisions; --target-stderr is relative, for C_a-dot)",
-                        _machine),
-    "transistor": Scenario("transistor", "three-level thermal transistor (Su et al. 2021, lindblad "
-                           "reading): jump-counted heat vs J_i t", _transistor),
-    "otto": Scenario("otto", "two-level Otto refrigerator: cycles shot by shot vs "
-                     "the periodic state of the protocol", _otto),
+                        "(Manzano, Silva & Parrondo 2019): C_a-dot/phi^2 and flows shot by "
+                        "shot (--set n_collisions=N; stop with --target-rel-stderr)", _machine),
+    "transistor": Scenario("transistor", "three-level thermal transistor (Su, Zhang, Andresen "
+                           "& Chen 2021, Lindblad reading): jump-counted heat vs J_i t",
+                           _transistor),
+    "otto": Scenario("otto", "two-level Otto refrigerator with finite-time isochores: cycles "
+                     "shot by shot vs the periodic state of the protocol", _otto),
 }
 
 

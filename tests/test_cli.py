@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import qtraj as qt
 from qtraj import cli, scenarios
@@ -69,16 +70,84 @@ def test_console_script_and_readme_example(tmp_path):
     assert (tmp_path / "qubit.npz").exists()
 
 
-def test_every_scenario_runs_in_quick_mode_and_json_parses(capsys):
-    n_shots = {"machine": "400000"}        # the machine scenario counts atom collisions
+def test_every_scenario_runs_in_quick_mode_and_json_parses(capsys, tmp_path):
+    # the machine's amount of work is its number of atom collisions; --ntraj = trajectories
+    size = {"machine": ["--set", "n_collisions=400000"]}
     for name in scenarios.SCENARIOS:
-        n = n_shots.get(name, "256")
-        assert cli.main(["run", name, "--ntraj", n, "--seed", "1", "--json"]) == 0
+        run = size.get(name, ["--ntraj", "256"])
+        out = tmp_path / name
+        assert cli.main(["run", name, *run, "--seed", "1", "--json", "--batch-size", "64",
+                         "--timeout", "600", "--out", str(out)]) == 0
         summary = json.loads(capsys.readouterr().out)
         assert summary["scenario"] == name
-        assert summary["ntraj"] == 256 if name not in n_shots else summary["ntraj"] >= 2
+        assert summary["ntraj"] == 256 if name not in size else summary["ntraj"] >= 2
         _assert_summary_consistent(summary)
         assert set(summary["estimates"]) == set(summary["reference"]) == set(summary["zscores"])
+        meta = qt.load(out).meta                 # the run options reached the solver
+        bs = meta["block_size"]                  # batch_size: whole blocks of the job
+        assert meta["timeout"] == 600 and meta["batch_size"] == -(-64 // bs) * bs, name
+
+
+def _probe(seen):
+    """A scenario that records the RunOptions it is given."""
+    def build(x: float = 1.0):
+        def run(options):
+            seen.append(options)
+            return qt.EnsembleResult(times=None, mean=None, stderr=None, ntraj=1, seed={},
+                                     meta={"wall_time": 0.0})
+        return scenarios.Prepared(run, lambda res: {},
+                                  unsupported={"scheduler": "the probe has no cluster"})
+    return scenarios.Scenario("probe", "records its options", build)
+
+
+def test_every_run_option_reaches_the_scenario(monkeypatch, tmp_path, capsys):
+    from qtraj.ensemble import RUN_OPTIONS
+    seen = []
+    monkeypatch.setitem(scenarios.SCENARIOS, "probe", _probe(seen))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[run]\nseed = 9\nn_jobs = 2\n")
+    argv = ["run", "probe", "--config", str(cfg), "--ntraj", "77", "--n-jobs", "3",
+            "--backend", "threading", "--batch-size", "11", "--no-progress",
+            "--target-rel-stderr", "0.25", "--timeout", "5", "--out", str(tmp_path / "o"),
+            "--resume", "--checkpoint-every", "2", "--json"]
+    assert cli.main(argv) == 0
+    o = seen[-1]
+    assert {k: getattr(o, k) for k in RUN_OPTIONS} == dict(
+        ntraj=77, seed=9, n_jobs=3, backend="threading", batch_size=11, progress=False,
+        target_stderr=None, target_rel_stderr=0.25, timeout=5.0, out=tmp_path / "o",
+        resume=True, checkpoint_every=2.0, scheduler=None)
+    assert json.loads(capsys.readouterr().out)["target_rel_stderr"] == 0.25
+    # defaults: ntraj from the scenario unless a stopping rule ends the run
+    assert cli.main(["run", "probe", "--json"]) == 0 and seen[-1].ntraj == 1000
+    assert cli.main(["run", "probe", "--json", "--timeout", "1"]) == 0 and seen[-1].ntraj is None
+    capsys.readouterr()
+    # an option the scenario cannot use: one line, exit 2, nothing run
+    n = len(seen)
+    assert cli.main(["run", "probe", "--backend", "dask", "--scheduler", "tcp://h:1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot use --scheduler: the probe has no cluster" in err
+    assert len(seen) == n
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[run]\nntrajs = 3\n")
+    assert cli.main(["run", "probe", "--config", str(bad)]) == 2
+    assert "unknown run option 'ntrajs'" in capsys.readouterr().err
+
+
+def test_options_a_real_scenario_cannot_use_are_refused(capsys):
+    for argv, flag in ((["--target-stderr", "0.1"], "--target-stderr"),
+                       (["--backend", "dask", "--scheduler", "tcp://h:1"], "--scheduler"),
+                       (["--out", "x", "--checkpoint-every", "3"], "--checkpoint-every")):
+        assert cli.main(["run", "machine", *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"'machine' cannot use {flag}" in err
+    # and bad values of any option: one line, exit 2
+    for argv in (["--scheduler", "tcp://h:1"], ["--checkpoint-every", "3"],
+                 ["--batch-size", "0"]):
+        assert cli.main(["run", "collective", *argv]) == 2
+        assert capsys.readouterr().err.count("\n") == 1
+    with pytest.raises(SystemExit) as exc:      # argparse: one line, exit 2
+        cli.main(["run", "collective", "--target-stderr", "0.1", "--target-rel-stderr", "0.1"])
+    assert exc.value.code == 2 and capsys.readouterr().err.count("\n") == 1
 
 
 def test_target_stderr_config_and_plot(tmp_path, capsys):

@@ -33,6 +33,35 @@ def test_save_load_round_trip(tmp_path):
         res["no_such_record"]
 
 
+def test_keys_list_exactly_what_getitem_accepts(tmp_path):
+    L = random_lindblad(d=3, n_channels=2, seed=1)
+    e = [np.diag([1.0, 0, 0])]
+    full = qt.mcsolve(L, op.basis(3, 0), [0, 1], ntraj=50, e_ops=e, progress=False)
+    bare = qt.mcsolve(L, op.basis(3, 0), [0, 1], ntraj=50, e_ops=e, progress=False,
+                      store_states=False)
+    assert full.keys()[:5] == ["times", "mean", "stderr", "expect", "expect_stderr"]
+    assert full.keys()[5:] == sorted(full.records)
+    assert "mean" not in bare.keys() and "expect" in bare.keys()
+    for r in (full, bare):
+        for k in r.keys():
+            assert k in r and r[k] is not None
+        for k in ("times", "mean", "stderr", "expect", "expect_stderr", "jump_counts", "x"):
+            if k not in r.keys():
+                assert k not in r
+                with pytest.raises(KeyError, match="available"):
+                    r[k]
+    with pytest.raises(ValueError, match="records may not be named"):
+        qt.EnsembleResult(times=None, mean=None, stderr=None, ntraj=1, seed={},
+                          records={"times": np.array(3.0)})
+    # a result without a time axis: times is None, and stays None through save/load
+    r = qt.EnsembleResult(times=None, mean=None, stderr=None, ntraj=2, seed={"entropy": 1},
+                          records={"rate": np.array(0.5), "rate_stderr": np.array(0.1)},
+                          meta={"recorded_time": 123.5})
+    back = qt.load(r.save(tmp_path / "steady"))
+    assert back.times is None and back.keys() == ["rate", "rate_stderr"]
+    assert back.meta["recorded_time"] == 123.5
+
+
 def test_moments_merge_matches_numpy():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(1000, 3)) + 1j * rng.normal(size=(1000, 3)) * 2

@@ -57,7 +57,6 @@ def jump_block(prop, chans, init, out, sums, ket, records, key, start, stop):
     trajectories depend only on (key, index)).  Heat: each jump adds its heat q (see
     `jump_step`) to its bath; the cumulative heat per bath is recorded at every output time.
     """
-    d = prop.lam.shape[1]
     times = out.times
     nt = times.shape[0]
     bath = chans.bath
