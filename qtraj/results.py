@@ -24,7 +24,8 @@ _ARRAYS = ("times", "mean", "stderr", "expect", "expect_stderr")
 class EnsembleResult:
     """Result of a stochastic ensemble.
 
-    times : (nt,) output times.
+    times : (nt,) output times; empty (shape (0,)) for stationary estimates without a time
+        axis (the coherence machine), whose numbers are all in `records`.
     mean, stderr : (nt, d, d) averaged density matrices and their standard errors (real part of
         `stderr` = standard error of Re, imaginary part = of Im).
     expect, expect_stderr : (n_e, nt) for the e_ops (real if every e_op is Hermitian), or None.

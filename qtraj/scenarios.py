@@ -81,7 +81,7 @@ def _machine(E1: float = 1.5, E2: float = 2.5, beta1: float = 1.2, beta2_ratio: 
         # --ntraj counts atom collisions; --target-stderr is the relative error of C_a-dot
         return m.simulate(ntraj, seed=seed, n_jobs=n_jobs, backend=backend,
                           target_rel_stderr=target_stderr, timeout=timeout, out=out,
-                          resume=resume, progress=progress)
+                          resume=resume, progress=progress, scheduler=scheduler)
 
     def observables(res):
         out = {"coherence_rate_per_phi2": (res["coherence_rate"] / phi**2,
@@ -133,8 +133,9 @@ SCENARIOS: dict[str, Scenario] = {
                         "Poisson times (paper 003, Sec. III C): collisions vs exact map",
                         _harvest),
     "machine": Scenario("machine", "two-qubit machine fed by a Poisson stream of atoms "
-                        "(paper 004): C_a-dot/phi^2 and flows shot by shot (--ntraj counts "
-                        "collisions; --target-stderr is relative, for C_a-dot)", _machine),
+                        "(Manzano, Silva & Parrondo 2019): C_a-dot/phi^2 and flows shot by shot "
+                        "(--ntraj counts collisions; --target-stderr is relative, for C_a-dot)",
+                        _machine),
     "transistor": Scenario("transistor", "three-level thermal transistor (paper 000, lindblad "
                            "reading): jump-counted heat vs J_i t", _transistor),
     "otto": Scenario("otto", "two-level Otto refrigerator (paper 001): cycles shot by shot vs "
