@@ -183,12 +183,22 @@ def cmd_plot(args) -> int:
         raise UsageError(f"{summ} not found (written by `qtraj run ... --out DIR`)")
     summary = json.loads(summ.read_text())
     fig, ax = plotting.figure()
-    t = np.asarray(summary["times"])
-    for name in summary["estimates"]:
-        line, = ax.plot(t, summary["reference"][name], "-", label=f"{name} (deterministic)")
-        plotting.mc_points(ax, t, summary["estimates"][name], summary["stderr"][name],
-                           color=line.get_color(), label=f"{name} ({res.ntraj} shots)")
-    ax.set_xlabel("t")
+    t = np.asarray(summary["times"] or [], dtype=float)
+    if t.size == 0:    # stationary estimates (no time axis): each one's z-score vs its reference
+        names = list(summary["zscores"])
+        for i, name in enumerate(names):
+            z = np.ravel(summary["zscores"][name])
+            plotting.mc_points(ax, np.full(z.shape, i), z, np.ones(z.shape),
+                               label=f"{name} ({res.ntraj} shots)")
+        ax.axhline(0.0, color="gray", lw=0.6)
+        ax.set_xticks(range(len(names)), names, fontsize=7)
+        ax.set_ylabel("(estimate − deterministic) / stderr")
+    else:
+        for name in summary["estimates"]:
+            line, = ax.plot(t, summary["reference"][name], "-", label=f"{name} (deterministic)")
+            plotting.mc_points(ax, t, summary["estimates"][name], summary["stderr"][name],
+                               color=line.get_color(), label=f"{name} ({res.ntraj} shots)")
+        ax.set_xlabel("t")
     ax.set_title(f"{summary['scenario']}: {summary['parameters']}", fontsize=7)
     ax.legend(fontsize=8)
     print(plotting.save(fig, d, "plot"))

@@ -8,8 +8,9 @@ through `unitary` U on system (x) ancilla.  One collision is the exact CPTP map
     K_nm = sqrt(p_n) (1 (x) <b_m|) U (1 (x) |a_n>),
 
 with rho_a = sum_n p_n |a_n><a_n| and {|b_m>} the ancilla measurement basis; averaged over
-arrival times the system obeys drho/dt = L0 rho + r (Phi - id) rho (paper 003, Eq. 10 without
-the second-order expansion; PHYSICS.md section 2).
+arrival times the system obeys drho/dt = L0 rho + r (Phi - id) rho (Çakmak, Manatuly &
+Müstecaplıoğlu (2017), Eq. 10, with the exact collision map in place of its second-order
+expansion).
 
 Two unravellings, whole trajectories per Numba call (no Python per collision):
 

@@ -48,7 +48,7 @@ import numpy as np
 from .stats import Moments
 from .validation import as_count
 
-__all__ = ["RunOptions", "RUN_OPTIONS", "run", "run_ensemble", "merge_blocks", "BACKENDS",
+__all__ = ["RunOptions", "RUN_OPTIONS", "run", "merge_blocks", "BACKENDS",
            "fingerprint", "load_checkpoint"]
 
 BACKENDS = ("loky", "threading", "sequential", "dask")
@@ -585,49 +585,6 @@ def _target_error(target_fn, relative: bool, total: dict) -> float:
     if err.size == 0 or np.all(np.isnan(err)):
         return np.inf
     return float(np.nanmax(err))
-
-
-def run_ensemble(job, ntraj: int, n_jobs: int = 1, backend: str = "loky",
-                 batch_size: int | None = None, progress: bool | None = None,
-                 unit: str = "traj", target_stderr: float | None = None,
-                 stderr_fn: Callable[[dict], float] | None = None,
-                 timeout: float | None = None, out: str | os.PathLike | None = None,
-                 resume: bool = False, checkpoint_every: float | None = None,
-                 scheduler: str | None = None) -> tuple[dict, dict[str, Any]]:
-    """Older interface of `run`, kept for solvers not yet moved to it: returns the merged
-    reductions and the run information, writes no result file, and stops once
-    ``stderr_fn(total) <= target_stderr`` (whatever number stderr_fn computes).
-
-    Parameters
-    ----------
-    job, ntraj, n_jobs, backend, batch_size, progress, timeout, out, resume,
-    checkpoint_every, scheduler :
-        As in `run` and `RunOptions`.
-    unit : str
-        Progress-bar unit.
-    target_stderr : float, optional
-        Target for ``stderr_fn(total)``.
-    stderr_fn : callable, optional
-        ``stderr_fn(total) -> float``; needed with `target_stderr`.
-
-    Returns
-    -------
-    total : dict
-        Merged block reductions.
-    info : dict
-        Run information (see `run`).
-
-    Raises
-    ------
-    ValueError
-        As `RunOptions` and `run`.
-    """
-    o = RunOptions(ntraj=ntraj, n_jobs=n_jobs, backend=backend, batch_size=batch_size,
-                   progress=progress, target_stderr=target_stderr, timeout=timeout, out=out,
-                   resume=resume, checkpoint_every=checkpoint_every, scheduler=scheduler)
-    if target_stderr is not None and stderr_fn is None:
-        raise ValueError("target_stderr needs the quantities whose error is targeted")
-    return _drive(job, o, stderr_fn if target_stderr is not None else None, unit)
 
 
 def _drive(job, o: RunOptions, measure: Callable[[dict], float] | None,

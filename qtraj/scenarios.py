@@ -105,10 +105,7 @@ def _machine(E1: float = 1.5, E2: float = 2.5, beta1: float = 1.2, beta2_ratio: 
     def run(o: RunOptions):
         n = n_collisions if n_collisions is not None else \
             10**9 if o.target is not None or o.timeout is not None else 400_000
-        return m.simulate(n, seed=o.seed, n_jobs=o.n_jobs, ntraj=o.ntraj, backend=o.backend,
-                          batch_size=o.batch_size, progress=o.progress,
-                          target_rel_stderr=o.target_rel_stderr, timeout=o.timeout,
-                          out=o.out, resume=o.resume)
+        return m.simulate(n, **o.as_kwargs())
 
     def observables(res):
         out = {"coherence_rate_per_phi2": (res["coherence_rate"] / phi**2,
@@ -118,11 +115,7 @@ def _machine(E1: float = 1.5, E2: float = 2.5, beta1: float = 1.2, beta2_ratio: 
             out[k] = (res[k], res[k + "_stderr"], exact[k])
         return {k: tuple(np.atleast_1d(np.asarray(x, dtype=float)) for x in v)
                 for k, v in out.items()}
-    not_yet = "Machine.simulate does not take this option yet"
-    return Prepared(run, observables, default_ntraj=None, unsupported={
-        "target_stderr": "the machine stops on the relative standard error of its coherence "
-                         "rate: use --target-rel-stderr",
-        "checkpoint_every": not_yet, "scheduler": not_yet})
+    return Prepared(run, observables, default_ntraj=None)
 
 
 def _transistor(T_B: float = 1 / 0.015, gamma_B: float = 1.0, gamma0: float = 1.0,

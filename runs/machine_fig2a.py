@@ -1,5 +1,5 @@
-"""Paper 004 Fig. 2(a): coherence amplification Cdot_a and its bound Cdot_a^max (Eq. 8), in
-units of phi^2, versus beta2/beta1 for the two atom states of PHYSICS.md section 3 (c = 0.2,
+"""Manzano, Silva & Parrondo (2019) Fig. 2(a): coherence amplification Cdot_a and its bound
+Cdot_a^max (Eq. 8), in units of phi^2, versus beta2/beta1 for two atom states (c = 0.2,
 p0 = 0.75 "south" and p0 = 0.25 "north").  The shaded band between the two curves is the entropy
 production Sdot_tot = Cdot_a^max - Cdot_a.  Lines: exact generator L0 + r(E - id) and exact output
 map; thin dotted: the paper's second-order Eqs. (11a)-(11b).  Points: shot-by-shot estimates

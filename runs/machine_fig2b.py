@@ -1,7 +1,8 @@
-"""Paper 004 Fig. 2(b): Cdot_a / phi^2 over the x-z section of the atom's Bloch disk (rotating
-frame; x = 2 Re rho_01, z = rho_11 - rho_00, excited up) at beta2 = 0.2 beta1, exact generator
-and output map; the Cdot_a = 0 contour in bold; the two Fig. 2(a) atom states marked.
-Parameters as Fig. 2(a).  Writes machine_fig2b.png/.npz/.json to --out.
+"""Manzano, Silva & Parrondo (2019) Fig. 2(b): Cdot_a / phi^2 over the x-z section of the
+atom's Bloch disk (rotating frame; x = 2 Re rho_01, z = rho_11 - rho_00, excited up) at
+beta2 = 0.2 beta1, exact generator and output map; the Cdot_a = 0 contour in bold; the two
+Fig. 2(a) atom states marked.  Parameters as Fig. 2(a).  Writes machine_fig2b.png/.npz/.json
+to --out.
 """
 
 import numpy as np

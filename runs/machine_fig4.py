@@ -1,8 +1,9 @@
-"""Paper 004 Fig. 4: trajectories of single atoms crossing an array of machines (Sec. IV,
-Eq. 16: each machine in the steady state made by the atoms it receives, exact maps), on the x-z
-section of the atom's Bloch disk (x = 2 Re rho_01, z = rho_11 - rho_00, excited up), coloured by
-the modulus of the kick per machine |Delta r| / phi^2 (Bloch-vector length).  Three
-configurations (the paper does not give its energies; chosen here and written to the data):
+"""Manzano, Silva & Parrondo (2019) Fig. 4: trajectories of single atoms crossing an array of
+machines (Sec. IV, Eq. 16: each machine in the steady state made by the atoms it receives,
+exact maps), on the x-z section of the atom's Bloch disk (x = 2 Re rho_01,
+z = rho_11 - rho_00, excited up), coloured by the modulus of the kick per machine
+|Delta r| / phi^2 (Bloch-vector length).  Three configurations (the paper does not give its
+energies; chosen here and written to the data):
 beta2 = 0.1 beta1, (a) E1 = 1.5, E2 = 2.5; (b) E1 = 0.5, E2 = 2.5; (c) E1 = 1.5, E2 = 2.5 with the
 bath temperatures swapped.  Black dots: the incoherent fixed points, Gibbs states at beta_v
 (Eq. 9).  beta1 = 1.2, gamma0 = 0.0025, r = 2, phi = 0.02.  Writes machine_fig4.png/.npz/.json.

@@ -24,18 +24,8 @@ FORBIDDEN = [
     ("issue number", re.compile("issue" + r"\s+#\d", re.IGNORECASE)),
 ]
 
-# Files that still carry such citations.  To be cleaned by the machine move / kernel rewrite;
-# empty this list as they are cleaned (test_allowlist_is_not_stale enforces it).
-ALLOWLIST = {
-    "qtraj/models/machine.py",
-    "qtraj/machine_kernel.py",
-    "qtraj/collisions.py",
-    "tests/test_machine.py",
-    "runs/machine_fig2a.py",
-    "runs/machine_fig2b.py",
-    "runs/machine_fig4.py",
-    "benchmarks/bench_machine.py",
-}
+# Files allowed to carry such citations (none; test_allowlist_is_not_stale keeps it honest).
+ALLOWLIST: set[str] = set()
 
 
 def _text_files():

@@ -1,4 +1,4 @@
-"""Coherence machine fed by a Poisson stream of atoms (paper 004, PHYSICS.md section 3):
+"""Coherence machine fed by a Poisson stream of atoms (Manzano, Silva & Parrondo 2019):
 exact vs second-order generators, thermodynamic identities, arrays (Eq. 16), and the
 shot-by-shot kernel vs the deterministic model within standard errors."""
 
@@ -330,11 +330,111 @@ def test_shot_by_shot_longer_array():
         _consistent(res, "output_state", traj[j], j)
 
 
-def test_machine_kernel_entry_point_is_the_method_and_reproducible():
-    from qtraj import machine_kernel
+def test_simulate_machine_entry_point_is_the_method_and_reproducible():
+    from qtraj.models import machine
     m = Machine(**FIG2, beta2=0.24, rho_a=atom_state(0.75))
-    a = machine_kernel.simulate_machine(m, 100000, seed=3, ntraj=4)
+    a = machine.simulate_machine(m, 100000, seed=3, ntraj=4)
     b = m.simulate(100000, seed=3, ntraj=4, n_jobs=2, backend="threading")
     assert np.array_equal(a["pi_m"], b["pi_m"])
     assert np.array_equal(a["output_kick"], b["output_kick"])
-    assert machine_kernel.default_burn_in(m) > 0
+    assert machine.default_burn_in(m) > 0
+    with pytest.raises(ValueError, match="target_stderr"):
+        m.simulate(100000, ntraj=4, target_stderr=-0.1)
+
+
+# --------------------------------------------------------------------------- reductions
+def test_block_reductions_do_not_grow_with_ntraj():
+    from qtraj.ensemble import RunOptions, run
+    from qtraj.models.machine import make_job
+    m = fig2(0.2, SOUTH)
+    for n_machines in (1, 3):
+        job, _ = make_job(m, 2000, 100, seed=1, n_machines=n_machines)
+        sizes = set()
+        for ntraj in (2, 5, 11):
+            blk = job.run_block(0, ntraj)
+            total = run(job, RunOptions(ntraj=ntraj, progress=False),
+                        to_result=lambda tot, info: tot)
+            assert int(total["n"]) == ntraj
+            sizes.add(sum(np.asarray(v).nbytes for v in blk.values()))
+            sizes.add(sum(np.asarray(v).nbytes for v in total.values()))
+        assert sizes == {job.block_bytes}, (n_machines, sizes, job.block_bytes)
+
+
+def test_same_numbers_for_any_n_jobs_and_batch_size():
+    m = fig2(0.2, SOUTH)
+    kw = dict(seed=8, ntraj=7, burn_in=200)
+    ref = m.simulate_array(2, 70_000, **kw)
+    for n_jobs, batch in ((1, 3), (2, 1), (2, 4), (2, None)):
+        r = m.simulate_array(2, 70_000, n_jobs=n_jobs, batch_size=batch, backend="threading",
+                             **kw)
+        for k in ref.keys():
+            assert np.array_equal(ref[k], r[k]), (n_jobs, batch, k)
+    # the stopping rule too: it sees the same running sums after every block
+    kw = dict(seed=9, ntraj=400, burn_in=100, target_rel_stderr=0.3)
+    a = m.simulate(400 * 5000, **kw)
+    b = m.simulate(400 * 5000, n_jobs=2, batch_size=5, backend="threading", **kw)
+    assert a.meta["stop_reason"] == "target_rel_stderr" and 8 <= a.ntraj < 400
+    assert a.ntraj == b.ntraj and np.array_equal(a["coherence_rate"], b["coherence_rate"])
+
+
+def test_estimates_from_sums_equal_per_trajectory_formulas():
+    # the reduced sums give what the plain per-trajectory formulas give (means, sample standard
+    # errors, delta method, ratio estimators), here for a line of two machines
+    from qtraj.models.machine import coherence_gradient, estimates, make_job
+    from qtraj.models.machine.kernel import CUM_BEFORE, JUMPS, KICK, PI, TIME
+    m = fig2(0.2, SOUTH)
+    n = 24
+    job, _ = make_job(m, 3000, 300, seed=5, n_machines=2)
+    y = job.per_trajectory(0, n)                                  # (n, 2, p)
+    total = None
+    for i in range(n):
+        b = job.run_block(i, i + 1)
+        total = b if total is None else {k: total[k] + b[k] for k in b}
+    rec = estimates(m, total, job.centre, 2)
+
+    def mse(x):
+        return x.mean(axis=0), x.std(axis=0, ddof=1) / np.sqrt(n)
+    pm, pse = mse(y[:, :, PI])
+    assert np.allclose(rec["pi_m"].real.reshape(2, 16), pm[:, :16], rtol=1e-12, atol=1e-15)
+    assert np.allclose(rec["pi_m_stderr"].imag.reshape(2, 16), pse[:, 16:], rtol=1e-9, atol=1e-15)
+    cum = y[:, :, KICK] + y[:, :, CUM_BEFORE]                    # kick after machine j
+    assert np.allclose(cum[:, 1], y[:, :, KICK].sum(axis=1), rtol=1e-13, atol=1e-18)
+    km, kse = mse(cum)
+    assert np.allclose(rec["output_state"][:, 0, 1].imag, SOUTH[0, 1].imag + km[:, 2],
+                       rtol=1e-12, atol=1e-18)
+    assert np.allclose(rec["output_state_stderr"][:, 0, 0].real, kse[:, 0], rtol=1e-9)
+    lin = np.empty((n, 2))
+    for j in range(2):
+        rho = SOUTH + np.array([[km[j, 0], km[j, 1] + 1j * km[j, 2]],
+                                [km[j, 1] - 1j * km[j, 2], -km[j, 0]]])
+        assert rec["coherence"][j] == pytest.approx(coherence(rho), rel=1e-12)
+        lin[:, j] = cum[:, j] @ coherence_gradient(rho)
+    assert np.allclose(rec["coherence_stderr"], mse(lin)[1], rtol=1e-9)
+    dlin = np.diff(np.concatenate([np.zeros((n, 1)), lin], axis=1), axis=1)
+    assert np.allclose(rec["coherence_rate_stderr"], m.rate * mse(dlin)[1], rtol=1e-9)
+    T = y[:, 0, TIME]
+    assert rec["recorded_time"] == pytest.approx(T.sum(), rel=1e-14)
+    jumps = y[:, :, JUMPS]                                        # (n, 2, K)
+    q = jumps.sum(axis=0) / T.sum()
+    res = jumps - q * T[:, None, None]
+    se = np.sqrt((res ** 2).sum(axis=0) / (n * (n - 1))) / T.mean()
+    assert np.allclose(rec["jump_rate"], q, rtol=1e-13)
+    assert np.allclose(rec["jump_rate_stderr"], se, rtol=1e-9)
+
+
+def test_result_has_no_time_axis_and_records_the_recorded_time(tmp_path):
+    m = fig2(0.2, SOUTH)
+    res = m.simulate(100_000, seed=2, ntraj=4, burn_in=100)
+    assert res.times is None and res.mean is None
+    assert res["recorded_time"] == res.meta["recorded_time"]
+    # the total recorded time is about collisions / rate (Poisson arrivals)
+    n = res.meta["collisions_recorded"]
+    assert abs(res["recorded_time"] - n / m.rate) < 4 * np.sqrt(n) / m.rate
+    c = qt.load(res.save(tmp_path / "m.npz"))
+    assert c.times is None and c["recorded_time"] == res["recorded_time"]
+    # the command line handles the missing time axis (summary and plot)
+    from qtraj import cli
+    out = tmp_path / "run"
+    assert cli.main(["run", "machine", "--ntraj", "100000", "--out", str(out), "--json"]) == 0
+    assert cli.main(["plot", str(out)]) == 0
+    assert (out / "plot.png").exists()

@@ -1,5 +1,5 @@
-"""Autonomous coherence machine fed by a Poisson stream of two-level atoms (paper 004;
-PHYSICS.md section 3).
+"""Autonomous coherence machine fed by a Poisson stream of two-level atoms (Manzano, Silva &
+Parrondo 2019): the model, its steady state and thermodynamics, and arrays of machines (Eq. 16).
 
 Machine: qubits 1, 2 with spacings E1 < E2, H_m = E1 s1^dag s1 + E2 s2^dag s2 (s_k = |0><1|_k),
 basis |i1 i2> in the order |00>, |01>, |10>, |11> (index 2 i1 + i2).  Each qubit has its own
@@ -28,11 +28,11 @@ first law Edot_a = Q1 + Q2 and Eq. (C6) Edot_a/(E2 - E1) = Q2/E2 = -Q1/E1 hold e
 generators (V conserves n1 + n2 and n1 + n_a);
 Cdot_a^max = (beta1 - beta2) Q2 - beta1 Fdot(rho_bar_a), Fdot = Edot_a - T1 Sdot(rho_bar_a)
 (Eq. 8); entropy production Sdot_tot = Sdot_a - beta1 Q1 - beta2 Q2 = Cdot_a^max - Cdot_a (Eq. 6).
-Errata (PHYSICS.md): Eq. (C3) as printed is -Edot_a, and its "D_m" is D_v.
+Two misprints of the paper's Appendix C: Eq. (C3) as printed is -Edot_a, and its "D_m" is D_v.
 
 Arrays (Sec. IV, Eq. 16): rho^(n) = A_n(rho^(n-1)), A_n built from pi_m(rho^(n-1)):
-`array_trajectory`.  Shot by shot: `Machine.simulate`, `Machine.simulate_array`
-(qtraj/machine_kernel.py) with the estimators documented there.
+`array_trajectory`.  Shot by shot: `Machine.simulate`, `Machine.simulate_array` (the kernel in
+`kernel`, the estimators documented in `estimators`, the run in `driver`).
 """
 
 from __future__ import annotations
@@ -40,18 +40,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .. import deterministic as det
-from ..collisions import CollisionModel
-from ..lindblad import Channel, Lindblad, dissipator
-from ..measures import relative_entropy_of_coherence, von_neumann_entropy
-from ..operators import kron, sigma_minus, thermal_occupation
-from ..validation import as_density_matrix, as_rate
+from ... import deterministic as det
+from ...collisions import CollisionModel
+from ...lindblad import Channel, Lindblad, dissipator
+from ...measures import relative_entropy_of_coherence, von_neumann_entropy
+from ...operators import kron, sigma_minus, thermal_occupation
+from ...validation import as_density_matrix, as_rate
+from .driver import simulate_machine
 
 __all__ = ["Machine", "array_trajectory", "coherence", "atom_state", "FIG2", "FIG4_CONFIGS",
-           "coherence_gradient", "kick_to_vector", "vector_to_kick", "coherence_rate_map",
-           "bloch_xz_state"]
+           "coherence_rate_map", "bloch_xz_state"]
 
-#: Fig. 2 parameters (PHYSICS.md section 3).
+#: Fig. 2 parameters of Manzano, Silva & Parrondo (2019) (beta2 is the swept variable).
 FIG2 = dict(E1=1.5, E2=2.5, beta1=1.2, gamma0=0.0025, rate=2.0, phi=0.02)
 
 #: Fig. 4 configurations (the paper does not give them; chosen here and recorded): beta2 =
@@ -67,14 +67,14 @@ _MACHINE_PARAMS = ("E1", "E2", "beta1", "beta2", "gamma0", "rate", "phi")
 
 
 def atom_state(p0: float, coherence: complex = 0.2) -> np.ndarray:
-    """rho_a = [[p0, c], [c*, 1 - p0]] (index 0 = ground).  PHYSICS.md's Fig. 2 states:
+    """rho_a = [[p0, c], [c*, 1 - p0]] (index 0 = ground).  The Fig. 2 atom states used here:
     p0 = 0.75 (ground-dominated, "south") and p0 = 0.25 ("north"), c = 0.2."""
     c = complex(coherence)
     return np.array([[p0, c], [np.conj(c), 1.0 - p0]], dtype=complex)
 
 
 def bloch_xz_state(x: float, z: float, y: float = 0.0) -> np.ndarray:
-    """Atom state with Bloch vector (x, y, z) in qtraj's convention (DESIGN.md):
+    """Atom state with Bloch vector (x, y, z) in qtraj's convention:
     x = 2 Re rho_01, y = -2 Im rho_01, z = rho_11 - rho_00 (excited up)."""
     return 0.5 * np.array([[1 - z, x - 1j * y], [x + 1j * y, 1 + z]], dtype=complex)
 
@@ -90,32 +90,6 @@ def _entropy_diag(rho) -> float:
     return float(-np.sum(p * np.log(p)))
 
 
-def kick_to_vector(k) -> np.ndarray:
-    """(d00, Re k01, Im k01) of a traceless Hermitian 2x2 kick (or of a state's 00, 01)."""
-    k = np.asarray(k)
-    return np.array([k[0, 0].real, k[0, 1].real, k[0, 1].imag])
-
-
-def vector_to_kick(v) -> np.ndarray:
-    """Inverse of `kick_to_vector` for traceless Hermitian 2x2 matrices."""
-    a, u, w = v
-    return np.array([[a, u + 1j * w], [u - 1j * w, -a]], dtype=complex)
-
-
-def coherence_gradient(rho) -> np.ndarray:
-    """Gradient of C(rho) with respect to (d rho_00, Re d rho_01, Im d rho_01) along traceless
-    Hermitian directions (d rho_11 = -d rho_00): dC = -sum_i ln rho_ii d rho_ii + Tr[ln rho d rho].
-    Used for the delta-method error of the shot-by-shot Cdot_a.  rho must be full rank."""
-    rho = np.asarray(rho, dtype=complex)
-    w, v = np.linalg.eigh(0.5 * (rho + rho.conj().T))
-    if w.min() <= 0:
-        raise ValueError("coherence_gradient needs a full-rank state")
-    M = (v * np.log(w)) @ v.conj().T
-    p = np.real(np.diag(rho))
-    return np.array([-np.log(p[0]) + np.log(p[1]) + (M[0, 0] - M[1, 1]).real,
-                     2 * M[0, 1].real, 2 * M[0, 1].imag])
-
-
 def _ops():
     sm, eye = sigma_minus(), np.eye(2, dtype=complex)
     s1, s2 = kron(sm, eye), kron(eye, sm)
@@ -123,7 +97,8 @@ def _ops():
 
 
 class Machine:
-    """Two-qubit coherence machine fed by a Poisson stream of atoms in rho_a (paper 004).
+    """Two-qubit coherence machine fed by a Poisson stream of atoms in rho_a (Manzano, Silva &
+    Parrondo 2019).
 
     Parameters (paper symbols): E1 < E2 qubit spacings; beta1, beta2 bath inverse temperatures;
     gamma0 spontaneous rate of both baths, or a pair (gamma0_1, gamma0_2); rate r of atom
@@ -135,7 +110,7 @@ class Machine:
     `coherence_rate_bound()` (Eq. 8), `entropy_production()` (Eq. 6), `virtual_beta()` (Eq. 9).
     Every steady-state quantity takes exact=True (L0 + r(E - id), exact A) or exact=False
     (Eqs. 11a-b).  Arrays: `array_trajectory` (Eq. 16).  Shot by shot: `simulate`,
-    `simulate_array` (machine_kernel.py).
+    `simulate_array` (`driver.simulate_machine`).
     """
 
     def __init__(self, E1, E2, beta1, beta2, gamma0, rate, phi, rho_a):
@@ -341,18 +316,40 @@ class Machine:
                                 exact=exact, **self.parameters)
 
     # ------------------------------------------------------------------ shot by shot
-    def simulate(self, n_collisions: int, seed=0, n_jobs: int = 1, **kwargs):
-        """Shot-by-shot steady state of one machine (see machine_kernel.simulate_machine)."""
-        from ..machine_kernel import simulate_machine
-        return simulate_machine(self, n_collisions, seed=seed, n_jobs=n_jobs, **kwargs)
+    def simulate(self, n_collisions: int | None = None, burn_in: int | None = None,
+                 state0="thermal", measure="energy", *, ntraj: int | None = None, seed=0,
+                 n_jobs: int = 1, backend: str = "loky", batch_size: int | None = None,
+                 progress: bool | None = None, target_stderr: float | None = None,
+                 target_rel_stderr: float | None = None, timeout: float | None = None,
+                 out=None, resume: bool = False, checkpoint_every: float | None = None,
+                 scheduler: str | None = None):
+        """Shot-by-shot steady state of one machine: `driver.simulate_machine` with
+        n_machines=1 (same parameters, run options and result)."""
+        return simulate_machine(self, n_collisions, 1, burn_in, state0, measure, ntraj=ntraj,
+                                seed=seed, n_jobs=n_jobs, backend=backend,
+                                batch_size=batch_size, progress=progress,
+                                target_stderr=target_stderr,
+                                target_rel_stderr=target_rel_stderr, timeout=timeout, out=out,
+                                resume=resume, checkpoint_every=checkpoint_every,
+                                scheduler=scheduler)
 
-    def simulate_array(self, n_machines: int, n_collisions: int, seed=0, n_jobs: int = 1,
-                       **kwargs):
-        """Shot-by-shot array of n_machines equal machines, atoms passed on one after another
-        (see machine_kernel.simulate_machine)."""
-        from ..machine_kernel import simulate_machine
-        return simulate_machine(self, n_collisions, seed=seed, n_jobs=n_jobs,
-                                n_machines=n_machines, **kwargs)
+    def simulate_array(self, n_machines: int, n_collisions: int | None = None,
+                       burn_in: int | None = None, state0="thermal", measure="energy", *,
+                       ntraj: int | None = None, seed=0, n_jobs: int = 1,
+                       backend: str = "loky", batch_size: int | None = None,
+                       progress: bool | None = None, target_stderr: float | None = None,
+                       target_rel_stderr: float | None = None, timeout: float | None = None,
+                       out=None, resume: bool = False, checkpoint_every: float | None = None,
+                       scheduler: str | None = None):
+        """Shot-by-shot array of n_machines equal machines, atoms passed on one after another:
+        `driver.simulate_machine` (same parameters, run options and result)."""
+        return simulate_machine(self, n_collisions, n_machines, burn_in, state0, measure,
+                                ntraj=ntraj, seed=seed, n_jobs=n_jobs, backend=backend,
+                                batch_size=batch_size, progress=progress,
+                                target_stderr=target_stderr,
+                                target_rel_stderr=target_rel_stderr, timeout=timeout, out=out,
+                                resume=resume, checkpoint_every=checkpoint_every,
+                                scheduler=scheduler)
 
     def __repr__(self) -> str:
         return (f"Machine(E1={self.E1}, E2={self.E2}, beta1={self.beta1}, beta2={self.beta2}, "
