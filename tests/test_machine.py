@@ -435,6 +435,7 @@ def test_result_has_no_time_axis_and_records_the_recorded_time(tmp_path):
     # the command line handles the missing time axis (summary and plot)
     from qtraj import cli
     out = tmp_path / "run"
-    assert cli.main(["run", "machine", "--ntraj", "100000", "--out", str(out), "--json"]) == 0
+    assert cli.main(["run", "machine", "--ntraj", "4", "--set", "n_collisions=100000", "--out",
+                     str(out), "--json"]) == 0
     assert cli.main(["plot", str(out)]) == 0
     assert (out / "plot.png").exists()
