@@ -44,7 +44,7 @@ from . import kernel_inputs as ki
 from ._kernels.collisions import density_block, pure_block
 from ._kernels.structs import (Channels, CollisionOutputs, Collisions, CollisionSums,
                                DensityUnravelling, Mixture, Propagators,
-                               new_ket_scratch)
+                               new_jump_records, new_ket_scratch)
 from .ensemble import RunOptions, run
 from .linalg import DefectiveMatrix, diagonalise
 from .lindblad import Lindblad, vec
@@ -98,8 +98,10 @@ class PureCollisionJob:
         d = self.propagators.lam.shape[1]
         K = self.channels.bath.shape[0]
         sums = _collision_sums(self.outputs, d, self.n_bins, K)
+        n_baths = int(self.channels.bath.max()) + 1 if K else 1
         pure_block(self.propagators, self.channels, self.initial, self.collisions, self.outputs,
-                   sums, new_ket_scratch(d, K), self.key, start, stop)
+                   sums, new_ket_scratch(d, K, n_baths), new_jump_records(0), self.key, start,
+                   stop)
         res = _collision_results(self.outputs, sums, d, stop - start)
         if not self.outputs.time_average:
             res.update(counts=sums.counts, counts_sq=sums.counts_sq)

@@ -19,7 +19,7 @@ from numba import njit
 
 from ..rng import next_double, next_exponential, next_open, seed_stream
 from .primitives import accumulate, draw_initial, matvec, sample_index
-from .step import jump_step, ket_to_coefficients, settle
+from .step import ket_to_coefficients, run_jumps, settle
 
 __all__ = ["collide", "collide_until", "pure_block", "density_block"]
 
@@ -175,12 +175,13 @@ def _record_scalar(out, acc, first, r, it, x):
 
 
 @njit(cache=True, nogil=True, _nrt=False)
-def pure_block(prop, chans, init, coll, out, sums, ket, key, start, stop):
+def pure_block(prop, chans, init, coll, out, sums, ket, no_records, key, start, stop):
     """Pure-state collision trajectories start..stop-1 (see module docstring).
 
     Ensemble mode adds shifted sums over trajectories at each output time; time-average mode
     (one trajectory) sums the state into bins and stores the cumulative records at every
-    output time.
+    output time.  ket: `KetScratch` with a tally row per bath of the system; no_records: an
+    empty `JumpRecords` (system jumps are counted, not recorded).
     """
     d = prop.lam.shape[1]
     times = out.times
@@ -210,13 +211,11 @@ def pure_block(prop, chans, init, coll, out, sums, ket, key, start, stop):
                     ket.work[i] = ket.c[i]
             else:
                 while True:
+                    # jumps of the system's own channels up to the next arrival (or T)
                     tev = t_arr if t_arr <= T else T
-                    k, t, n, r, q = jump_step(prop, chans, 0, st, ket, tref, r, tev,
-                                              ket.no_factors, -1)
-                    if k >= 0:       # a jump of the system's channels comes first
-                        cnt[k] += 1
-                        tref = t
-                        continue
+                    n, r, _ = run_jumps(prop, chans, 0, st, ket, tref, r, tev, ket.no_factors,
+                                        -1, cnt, ket.tally[0], False, no_records, 0, traj, 0,
+                                        0.0)
                     if t_arr > T:
                         break
                     # arrival at t_arr: the ket there (renormalised, threshold rescaled)

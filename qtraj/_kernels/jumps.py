@@ -12,7 +12,7 @@ from numba import njit
 
 from ..rng import next_open, seed_stream
 from .primitives import accumulate, draw_initial
-from .step import jump_step, ket_to_coefficients, settle
+from .step import ket_to_coefficients, run_jumps, settle
 
 __all__ = ["jump_block"]
 
@@ -59,12 +59,10 @@ def jump_block(prop, chans, init, out, sums, ket, records, key, start, stop):
     """
     times = out.times
     nt = times.shape[0]
-    bath = chans.bath
-    K = bath.shape[0]
+    K = chans.bath.shape[0]
     psi = ket.psi
     cnt = ket.counts
     heat = ket.tally[0]
-    cap = records.ints.shape[1] if out.keep_jumps else 0
     nrec = 0
     for traj in range(start, stop):
         st = ket.stream
@@ -78,24 +76,11 @@ def jump_block(prop, chans, init, out, sums, ket, records, key, start, stop):
         heat[:] = 0.0
         for it in range(nt):
             T = times[it]
-            while True:
-                row = it - 1 if (it > 0 and tref == times[it - 1]) else -1
-                k, t, n, r, q = jump_step(prop, chans, 0, st, ket, tref, r, T,
-                                          out.step_factors, row)
-                if k < 0:
-                    break
-                tref = t
-                cnt[k] += 1
-                heat[bath[k]] += q
-                if out.keep_jumps:
-                    if nrec == cap:
-                        return -1
-                    records.ints[0, nrec] = traj
-                    records.ints[3, nrec] = k
-                    records.ints[4, nrec] = bath[k]
-                    records.floats[0, nrec] = t
-                    records.floats[1, nrec] = q
-                    nrec += 1
+            row = it - 1 if (it > 0 and tref == times[it - 1]) else -1
+            n, r, nrec = run_jumps(prop, chans, 0, st, ket, tref, r, T, out.step_factors, row,
+                                   cnt, heat, out.keep_jumps, records, nrec, traj, 0, 0.0)
+            if nrec < 0:
+                return -1
             # renormalise at T (exact rewrite: same jump times) and record the state
             r = settle(prop, chans, 0, ket, n, r, True)
             tref = T

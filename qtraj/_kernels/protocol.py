@@ -13,7 +13,7 @@ from numba import njit
 
 from ..rng import next_open, seed_stream
 from .primitives import accumulate, draw_initial
-from .step import jump_step, ket_to_coefficients, settle
+from .step import ket_to_coefficients, run_jumps, settle
 
 __all__ = ["protocol_block"]
 
@@ -50,15 +50,13 @@ def protocol_block(prop, chans, init, spec, sums, ket, records, key, start, stop
     caller enlarges it and reruns the block).
     """
     S = spec.durations.shape[0]
-    bath = chans.bath
-    K = bath.shape[0]
+    K = chans.bath.shape[0]
     nb = sums.cycle.sum.shape[1] - 1
     psi = ket.psi
     cnt = ket.counts
     heat_cum = ket.tally[0]           # cumulative [heat per bath..., work]
     seg_x = ket.tally[1]
     cyc_x = ket.tally[2]
-    cap = records.ints.shape[1] if spec.keep_jumps else 0
     nrec = 0
     for traj in range(start, stop):
         st = ket.stream
@@ -79,26 +77,11 @@ def protocol_block(prop, chans, init, spec, sums, ket, records, key, start, stop
                 tau = spec.durations[sg]
                 seg_x[:] = 0.0
                 ket_to_coefficients(prop, sg, psi, ket.c)
-                tref = 0.0
-                while True:
-                    k, t, n, r, q = jump_step(prop, chans, sg, st, ket, tref, r, tau,
-                                              ket.no_factors, -1)
-                    if k < 0:
-                        break
-                    tref = t
-                    cnt[k] += 1
-                    seg_x[bath[k]] += q
-                    if spec.keep_jumps:
-                        if nrec == cap:
-                            return -1
-                        records.ints[0, nrec] = traj
-                        records.ints[1, nrec] = cyc
-                        records.ints[2, nrec] = sg
-                        records.ints[3, nrec] = k
-                        records.ints[4, nrec] = bath[k]
-                        records.floats[0, nrec] = t_seg + t
-                        records.floats[1, nrec] = q
-                        nrec += 1
+                n, r, nrec = run_jumps(prop, chans, sg, st, ket, 0.0, r, tau, ket.no_factors, -1,
+                                       cnt, seg_x, spec.keep_jumps, records, nrec, traj, cyc,
+                                       t_seg)
+                if nrec < 0:
+                    return -1
                 # end of the segment: renormalise (exact rewrite of the threshold) ...
                 r = settle(prop, chans, sg, ket, n, r, True)
                 # ... and switch the Hamiltonian: work <psi|H_next - H_s|psi>

@@ -33,7 +33,8 @@ from ..rng import next_double, next_open
 from .primitives import (coefficient_norm, csc_matvec, expected_jump_energy, jump_time,
                          norm_and_slope, norm_normal, sample_index)
 
-__all__ = ["jump_step", "settle", "coefficients_to_ket", "ket_to_coefficients", "no_jump_norm"]
+__all__ = ["jump_step", "run_jumps", "settle", "coefficients_to_ket", "ket_to_coefficients",
+           "no_jump_norm"]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -139,3 +140,38 @@ def settle(prop, chans, s, ket, n, r, want_ket):
     if want_ket:
         coefficients_to_ket(prop, s, ket.c, ket.psi)
     return r
+
+
+@njit(cache=True, nogil=True, inline="always")
+def run_jumps(prop, chans, s, st, ket, tref, r, t_stop, factors, row, counts, heat, keep,
+              records, nrec, traj, cycle, t_offset):
+    """All jumps of segment s from tref up to t_stop, by `jump_step` after `jump_step`.
+
+    Each jump of channel k adds 1 to counts[k] and its heat to heat[chans.bath[k]]; with keep,
+    it is recorded in records (`JumpRecords`) at index nrec: (traj, cycle, s, k, bath) and
+    (t_offset + time, heat).  factors/row as in `jump_step` (used for the first step only).
+
+    Returns (n, r, nrec): the no-jump norm at t_stop (ket.work holds the coefficients there;
+    call `settle` next), the threshold, and the number of recorded jumps, or -1 if records is
+    full (the caller reruns with more room).
+    """
+    while True:
+        k, t, n, r, q = jump_step(prop, chans, s, st, ket, tref, r, t_stop, factors, row)
+        if k < 0:
+            return n, r, nrec
+        row = -1
+        tref = t
+        counts[k] += 1
+        b = chans.bath[k]
+        heat[b] += q
+        if keep:
+            if nrec == records.ints.shape[1]:
+                return n, r, -1
+            records.ints[0, nrec] = traj
+            records.ints[1, nrec] = cycle
+            records.ints[2, nrec] = s
+            records.ints[3, nrec] = k
+            records.ints[4, nrec] = b
+            records.floats[0, nrec] = t_offset + t
+            records.floats[1, nrec] = q
+            nrec += 1

@@ -334,9 +334,5 @@ def coherence_rate_rel_stderr(machine, total: dict | None, centre: np.ndarray,
     >>> coherence_rate_rel_stderr(None, {"n": np.array(1)}, np.zeros(47))
     inf
     """
-    if total is None or int(total["n"]) < min_traj:
-        return np.inf
-    n, mean, cov = line_moments(total, centre)
-    _, _, dC, dCse = _line_coherence(machine.rho_a, mean, cov, n, first=mean.shape[0] - 1)
-    v, se = dC[-1], dCse[-1]
-    return float(se / abs(v)) if v != 0 else np.inf
+    v, se = coherence_rate_estimate(machine, total, centre, min_traj)
+    return float(se / abs(v)) if np.isfinite(se) and v != 0 else np.inf

@@ -40,8 +40,8 @@ import numpy as np
 from numba import njit
 
 from ... import kernel_inputs as ki
-from ..._kernels.step import jump_step, ket_to_coefficients, settle
-from ..._kernels.structs import Channels, Propagators, new_ket_scratch
+from ..._kernels.step import ket_to_coefficients, run_jumps, settle
+from ..._kernels.structs import Channels, Propagators, new_jump_records, new_ket_scratch
 from ...rng import next_double, next_exponential, next_open, root_key, seed_stream
 from ...validation import as_state
 
@@ -83,19 +83,19 @@ class LineScratch(NamedTuple):
 
     psi: np.ndarray          # (M, d) ket of each machine
     threshold: np.ndarray    # (M,) jump threshold of each machine
-    counts: np.ndarray       # (M, K) recorded jumps of each machine's channels
+    counts: np.ndarray       # (M, K) int64 recorded jumps of each machine's channels
     parts: np.ndarray        # (3, d) the atom-resolved parts P0, P1 of U (psi x a) and a result
 
 
 def new_line_scratch(n_machines: int, d: int, n_channels: int) -> LineScratch:
     """Work arrays for a line of n_machines d-level machines with n_channels bath channels."""
     return LineScratch(np.zeros((n_machines, d), np.complex128), np.zeros(n_machines),
-                       np.zeros((n_machines, max(n_channels, 1))),
+                       np.zeros((n_machines, max(n_channels, 1)), np.int64),
                        np.zeros((3, d), np.complex128))
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _evolve(prop, chans, ket, st, psi, j, r, dt, cnt, rec):
+def _evolve(prop, chans, ket, no_records, st, psi, j, r, dt, cnt, rec):
     """Advance machine j's normalised ket psi[j] by dt of bath dynamics through the shared jump
     step (no-jump decay, exact jump times, channel choice).  Returns the rescaled threshold;
     jumps are counted in cnt[j] if rec."""
@@ -103,14 +103,9 @@ def _evolve(prop, chans, ket, st, psi, j, r, dt, cnt, rec):
     for i in range(d):
         ket.tmp[i] = psi[j, i]
     ket_to_coefficients(prop, 0, ket.tmp, ket.c)
-    tref = 0.0
-    while True:
-        k, t, n, r, q = jump_step(prop, chans, 0, st, ket, tref, r, dt, ket.no_factors, -1)
-        if k < 0:
-            break
-        tref = t
-        if rec:
-            cnt[j, k] += 1.0
+    counts = cnt[j] if rec else ket.counts      # jumps of the burn-in are not recorded
+    n, r, _ = run_jumps(prop, chans, 0, st, ket, 0.0, r, dt, ket.no_factors, -1, counts,
+                        ket.tally[0], False, no_records, 0, 0, 0, 0.0)
     r = settle(prop, chans, 0, ket, n, r, True)
     for i in range(d):
         psi[j, i] = ket.psi[i]
@@ -118,7 +113,7 @@ def _evolve(prop, chans, ket, st, psi, j, r, dt, cnt, rec):
 
 
 @njit(cache=True, nogil=True, _nrt=False)
-def _machine_block(prop, chans, ket, line, rate, anc_cum, anc_kets, cond0, Ublk, B,
+def _machine_block(prop, chans, ket, no_records, line, rate, anc_cum, anc_kets, cond0, Ublk, B,
                    schmidt_last, cum0, kets0, n_burn, n_rec, key, start, stop, ys):
     """Trajectories start..stop-1 of n_machines = ys.shape[1] machines in a line.
 
@@ -147,7 +142,7 @@ def _machine_block(prop, chans, ket, line, rate, anc_cum, anc_kets, cond0, Ublk,
             for i in range(d):
                 psi[j, i] = kets0[i0, i]
             rj[j] = next_open(s)
-        cnt[:, :] = 0.0
+        cnt[:, :] = 0
         T = 0.0
         for icoll in range(n_burn + n_rec):
             rec = icoll >= n_burn
@@ -163,7 +158,7 @@ def _machine_block(prop, chans, ket, line, rate, anc_cum, anc_kets, cond0, Ublk,
             a1 = anc_kets[n, 1]
             for j in range(M):
                 pj = psi[j]
-                rj[j] = _evolve(prop, chans, ket, s, psi, j, rj[j], dt, cnt, rec)
+                rj[j] = _evolve(prop, chans, ket, no_records, s, psi, j, rj[j], dt, cnt, rec)
                 # Psi = U (psi (x) a): components P_m = (1 (x) <m|) Psi, m = 0, 1 (energy basis)
                 if j == 0:      # tabulated <m|U|a_n> for the drawn input states
                     for i in range(d):
@@ -318,8 +313,9 @@ class MachineJob:
         (stop - start, n_machines, p)."""
         ys = np.zeros((stop - start, self.n_machines, self.centre.shape[0]))
         d, K = self.propagators.lam.shape[1], self.channels.bath.shape[0]
-        _machine_block(self.propagators, self.channels, new_ket_scratch(d, K),
-                       new_line_scratch(self.n_machines, d, K), self.rate, self.anc_cum,
+        n_baths = int(self.channels.bath.max()) + 1
+        _machine_block(self.propagators, self.channels, new_ket_scratch(d, K, n_baths),
+                       new_jump_records(0), new_line_scratch(self.n_machines, d, K), self.rate, self.anc_cum,
                        self.anc_kets, self.cond0, self.Ublk, self.B, self.schmidt_last,
                        self.cum0, self.kets0, self.n_burn, self.n_rec, self.key, start, stop, ys)
         return ys
