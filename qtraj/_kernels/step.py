@@ -29,7 +29,9 @@ from ..rng import next_double, next_open
 # tuple costs an atomic increment and decrement, which in these loops costs more than the
 # arithmetic.  The kernels are therefore compiled without it (`_nrt=False`), which forbids them
 # to allocate: all work arrays are made on the Python side (`structs.new_ket_scratch`,
-# `structs.new_jump_records`) and passed in.  Everything here is inlined into the kernels.
+# `structs.new_jump_records`) and passed in.  `jump_step` and `run_jumps` are compiled once
+# as functions of their own (inlining them into every kernel at Numba's level doubled the
+# compile time); the small helpers are inlined.
 from .primitives import (coefficient_norm, csc_matvec, expected_jump_energy, jump_time,
                          norm_and_slope, norm_normal, sample_index)
 
@@ -75,7 +77,7 @@ def no_jump_norm(prop, s, c, dt, r, work, factors, row):
     return norm_and_slope(prop, s, c, dt, work)[0]
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, _nrt=False)
 def jump_step(prop, chans, s, st, ket, tref, r, t_stop, factors, row):
     """Evolve the ket of segment s from tref towards t_stop; jump if its norm reaches r first.
 
@@ -142,7 +144,7 @@ def settle(prop, chans, s, ket, n, r, want_ket):
     return r
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, _nrt=False)
 def run_jumps(prop, chans, s, st, ket, tref, r, t_stop, factors, row, counts, heat, keep,
               records, nrec, traj, cycle, t_offset):
     """All jumps of segment s from tref up to t_stop, by `jump_step` after `jump_step`.
