@@ -428,17 +428,22 @@ def section_agreement(speed: dict) -> dict:
 
 
 def _kernel_only(prob: Problem, ntraj: int, times, e_ops: bool, store_states: bool) -> float:
-    """Time of the bare Numba kernel for all trajectories in one block (no ensemble machinery)."""
-    from qtraj.jumps import JumpJob, no_jump_propagator, _initial_mixture, _as_eops
+    """Time of the bare Numba kernel for all trajectories in one block (no ensemble machinery).
+
+    The job is built exactly as `qtraj.mcsolve` builds it (heat="transition", no kept jumps)."""
+    from qtraj import kernel_inputs as ki
+    from qtraj.jumps import JumpJob
     from qtraj.rng import root_key
-    from qtraj.validation import as_state
+    from qtraj.validation import as_state, as_times
     rho0 = as_state(prob.psi0, prob.d, "state0")
+    times = as_times(times)
+    eops = ki.as_eops(prob.eops if e_ops else None, prob.d)
     _, key = root_key(0)
-    lam, V, Vinv, G, normal = no_jump_propagator(prob.model.effective_hamiltonian())
-    cum0, kets0 = _initial_mixture(rho0)
-    job = JumpJob(lam, V, Vinv, G, normal, prob.model.jump_operators(), cum0, kets0,
-                  np.asarray(times, float), _as_eops(prob.eops if e_ops else None, prob.d), key,
-                  store_states, False)
+    prop = ki.propagators_of([prob.model])
+    job = JumpJob(propagators=prop, channels=ki.channels([prob.model], state_heat=False),
+                  initial=ki.mixture(rho0),
+                  outputs=ki.jump_outputs(times, prop, eops, store_states, False),
+                  key=key, n_baths=len(prob.model.baths))
     job.run_block(0, 4)
     t0 = time.perf_counter()
     job.run_block(0, ntraj)
@@ -446,17 +451,18 @@ def _kernel_only(prob: Problem, ntraj: int, times, e_ops: bool, store_states: bo
 
 
 def _matvec_us(d: int, n: int = 2000) -> float | None:
-    """Cost of one dense complex d x d matrix-vector product with qtraj's own Numba loop."""
+    """Cost of one dense complex d x d matrix-vector product with qtraj's own Numba loop
+    (`qtraj._kernels.primitives.matvec`)."""
     try:
         from numba import njit
-        from qtraj.jumps import _matvec
+        from qtraj._kernels.primitives import matvec
     except ImportError:
         return None
 
     @njit
     def loop(A, x, out, n):
         for _ in range(n):
-            _matvec(A, x, out)
+            matvec(A, x, out)
             x[0] += 1e-300 * out[0]          # keep the iterations dependent
         return out[0]
 
@@ -474,29 +480,33 @@ def _matvec_us(d: int, n: int = 2000) -> float | None:
 
 
 def _root_us(prob: "Problem", n: int = 5000) -> float | None:
-    """Cost of one exact jump-time root search (qtraj.jumps._jump_time) from |g...g>."""
+    """Cost of one exact jump-time root search (`qtraj._kernels.primitives.jump_time`, on the
+    propagators `qtraj.mcsolve` builds) from |g...g>."""
     try:
         from numba import njit
-        from qtraj.jumps import _jump_time, no_jump_propagator
+        from qtraj import kernel_inputs as ki
+        from qtraj._kernels.primitives import jump_time
+        from qtraj.linalg import no_jump_propagator
     except ImportError:
         return None
 
     @njit
-    def loop(c, lam, G, normal, work, n):
+    def loop(prop, c, work, n):
         s = 0.0
         for i in range(n):
             r = 0.05 + 0.9 * ((i * 0.6180339887) % 1.0)
-            s += _jump_time(c, lam, G, normal, r, 0.0, 50.0, 0.0, work)
+            s += jump_time(prop, 0, c, r, 0.0, 50.0, 0.0, work)
         return s
 
-    lam, V, Vinv, G, normal = no_jump_propagator(prob.model.effective_hamiltonian())
-    c = Vinv @ prob.psi0
+    prop = ki.propagators_of([prob.model])
+    c = np.ascontiguousarray(
+        no_jump_propagator(prob.model.effective_hamiltonian()).Vinv @ prob.psi0, dtype=complex)
     work = np.empty_like(c)
-    loop(c, lam, G, normal, work, 2)
+    loop(prop, c, work, 2)
     best = math.inf
     for _ in range(3):
         t0 = time.perf_counter()
-        loop(c, lam, G, normal, work, n)
+        loop(prop, c, work, n)
         best = min(best, time.perf_counter() - t0)
     return 1e6 * best / n
 
@@ -549,13 +559,14 @@ def section_profile(cfg: dict, reps: int) -> dict:
         }
         # reference: a dense d x d complex matvec; a jump needs psi = V c, ||L_k psi||^2
         # (K channels), L_k psi and c = V^-1 psi, i.e. K + 3 such products if done densely
+        # (the kernel does them as sparse CSC products, skipping zero entries of the ket)
         mv = _matvec_us(prob.d)
         if mv is not None:
             derived[f"us_per_dense_matvec (d={prob.d}, reference)"] = mv
             derived["us_K+3_dense_matvecs (reference)"] = (len(prob.Ls) + 3) * mv
         try:
-            from qtraj.jumps import no_jump_propagator
-            V = no_jump_propagator(prob.model.effective_hamiltonian())[1]
+            from qtraj.linalg import no_jump_propagator
+            V = no_jump_propagator(prob.model.effective_hamiltonian()).V
             derived["nonzero_fraction_V"] = float(np.mean(np.abs(V) > 1e-15 * np.abs(V).max()))
             derived["nonzero_fraction_L"] = float(np.mean([np.mean(L != 0) for L in prob.Ls]))
         except Exception as exc:

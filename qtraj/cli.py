@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import json
 import runpy
 import sys
@@ -132,7 +133,7 @@ def cmd_run(args) -> int:
         print(f"qtraj: interrupted{where}", file=sys.stderr)
         return 130
     table = prepared.observables(res)
-    res.meta.update(scenario=sc.name, parameters=params)
+    res = dataclasses.replace(res, meta={**res.meta, "scenario": sc.name, "parameters": params})
     summary = {"scenario": sc.name, "parameters": params, "ntraj": res.ntraj,
                "seed": res.seed,
                "times": None if res.times is None else np.asarray(res.times).tolist(),

@@ -9,11 +9,22 @@ import pytest
 import qtraj as qt
 from qtraj import operators as op
 from qtraj.ensemble import RUN_OPTIONS, RunOptions, run
+from qtraj.models.harvest import HarvestScheme, pair_state_from_bath
+from qtraj.models.machine import FIG2, Machine, atom_state
+from qtraj.models.otto import OttoRefrigerator
+from qtraj.models.transistor import Transistor
 from qtraj.protocols import Protocol
 from conftest import random_lindblad
 
 SOLVERS = {"mcsolve": qt.mcsolve, "CollisionModel.simulate": qt.CollisionModel.simulate,
-           "Protocol.simulate": Protocol.simulate}
+           "Protocol.simulate": Protocol.simulate,
+           "HarvestScheme.simulate": HarvestScheme.simulate,
+           "OttoRefrigerator.simulate": OttoRefrigerator.simulate,
+           "Transistor.simulate": Transistor.simulate,
+           "Machine.simulate": Machine.simulate, "Machine.simulate_array": Machine.simulate_array}
+#: model wrappers with their own default maximum (so that a call without options is a run)
+OWN_DEFAULTS = {"OttoRefrigerator.simulate": {"ntraj": 2000},
+                "Transistor.simulate": {"ntraj": 2000}}
 TIMES = [0.0, 0.5, 1.0]
 EOPS = [np.diag([1.0, 0.0, 0.0])]
 
@@ -28,9 +39,137 @@ def test_every_solver_takes_every_run_option_with_the_same_default(name):
     params = inspect.signature(SOLVERS[name]).parameters
     assert not any(p.kind is p.VAR_KEYWORD for p in params.values()), "no **kwargs"
     defaults = {f.name: f.default for f in dataclasses.fields(RunOptions)}
+    defaults.update(OWN_DEFAULTS.get(name, {}))
     for opt in RUN_OPTIONS:
         assert opt in params, f"{name} lacks {opt}"
         assert params[opt].default == defaults[opt], (name, opt)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _wrapper_calls():
+    """name -> (module whose `run` the call reaches, call(**options))."""
+    psi = op.basis(2, 0)
+    h = HarvestScheme(pair_state_from_bath(1.0), g_tau=0.3)
+    m = Machine(**FIG2, beta2=0.24, rho_a=atom_state(0.75, 0.2))
+    return {
+        "HarvestScheme.simulate": ("qtraj.collisions",
+                                   lambda **o: h.simulate(psi, [0.0, 1.0], **o)),
+        "OttoRefrigerator.simulate": ("qtraj.protocols",
+                                      lambda **o: OttoRefrigerator().simulate(1, **o)),
+        "Transistor.simulate": ("qtraj.jumps", lambda **o: Transistor().simulate(1.0, **o)),
+        "Machine.simulate": ("qtraj.models.machine.driver", lambda **o: m.simulate(1000, **o)),
+        "Machine.simulate_array": ("qtraj.models.machine.driver",
+                                   lambda **o: m.simulate_array(2, 1000, **o)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_wrapper_calls()))
+def test_model_wrappers_pass_every_run_option_to_the_driver(name, tmp_path, monkeypatch):
+    import importlib
+    module, call = _wrapper_calls()[name]
+    seen = []
+
+    def fake_run(job, opts, **kw):
+        seen.append(opts)
+        raise _Stop
+    monkeypatch.setattr(importlib.import_module(module), "run", fake_run)
+    common = dict(seed=3, n_jobs=2, backend="dask", batch_size=5, progress=False,
+                  timeout=9.0, out=tmp_path / "o", resume=True, checkpoint_every=4.0,
+                  scheduler="tcp://127.0.0.1:1")
+    for given in (dict(common, ntraj=7, target_stderr=0.25),
+                  dict(common, ntraj=9, target_rel_stderr=0.5, backend="threading",
+                       scheduler=None, n_jobs=-1, progress=True)):
+        with pytest.raises(_Stop):
+            call(**given)
+        assert seen.pop() == RunOptions(**given), name
+    with pytest.raises(ValueError, match="timeout"):        # validated before any work
+        call(ntraj=7, timeout=-1.0)
+    assert not seen
+
+
+def test_model_wrappers_forward_their_own_options(monkeypatch):
+    import qtraj.jumps
+    seen = {}
+
+    def spy(name):
+        def f(*args, **kwargs):
+            seen[name] = kwargs
+            raise _Stop
+        return f
+    monkeypatch.setattr(qt.CollisionModel, "simulate", spy("collisions"))
+    monkeypatch.setattr(Protocol, "simulate", spy("protocol"))
+    monkeypatch.setattr(qtraj.jumps, "mcsolve", spy("mcsolve"))
+    h = HarvestScheme(pair_state_from_bath(1.0), g_tau=0.3)
+    e = [np.diag([0.0, 1.0, 0.0])]
+    calls = {
+        "collisions": (lambda: h.simulate(op.basis(2, 0), [0.0, 1.0], 5, method="density",
+                                          store_states=False),
+                       dict(method="density", store_states=False, ntraj=5)),
+        "protocol": (lambda: OttoRefrigerator().simulate(2, state0=op.basis(2, 1),
+                                                         heat="expected", keep_jumps=True,
+                                                         store_states=False),
+                     dict(heat="expected", keep_jumps=True, store_states=False, ntraj=2000)),
+        "mcsolve": (lambda: Transistor().simulate(1.0, 11, heat="transition", e_ops=e,
+                                                  store_states=False, keep_jumps=True),
+                    dict(heat="transition", e_ops=e, store_states=False, keep_jumps=True,
+                         ntraj=11)),
+    }
+    for name, (call, expect) in calls.items():
+        with pytest.raises(_Stop):
+            call()
+        for k, v in expect.items():
+            assert seen[name][k] is v or seen[name][k] == v, (name, k)
+        assert set(RUN_OPTIONS) <= set(seen[name]), name     # every run option, explicitly
+    assert np.array_equal(seen["protocol"]["state0"], op.basis(2, 1))
+
+
+def test_model_wrappers_never_modify_the_solvers_result(monkeypatch, tmp_path):
+    """The solver's EnsembleResult is left as the run made it: harvest and transistor return
+    it as is; the Otto refrigerator returns a new result with its derived records added."""
+    import copy
+
+    import qtraj.jumps
+    made = []
+
+    def keep(orig):
+        def f(*args, **kwargs):
+            r = orig(*args, **kwargs)
+            made.append((r, dict(r.records), copy.deepcopy(r.meta)))
+            return r
+        return f
+    monkeypatch.setattr(qt.CollisionModel, "simulate", keep(qt.CollisionModel.simulate))
+    monkeypatch.setattr(Protocol, "simulate", keep(Protocol.simulate))
+    monkeypatch.setattr(qtraj.jumps, "mcsolve", keep(qtraj.jumps.mcsolve))
+    fr = OttoRefrigerator()
+    results = [
+        HarvestScheme(pair_state_from_bath(1.0), g_tau=0.3).simulate(
+            op.basis(2, 0), [0.0, 1.0], 64, progress=False),
+        Transistor().simulate(1.0, 64, progress=False),
+        fr.simulate(2, 64, progress=False, out=tmp_path),
+    ]
+    assert len(made) == 3
+    for res, (inner, records, meta) in zip(results, made):
+        assert inner.records.keys() == records.keys()
+        assert all(inner.records[k] is records[k] for k in records)
+        assert inner.meta == meta
+        for k in records:
+            assert np.array_equal(res[k], inner[k], equal_nan=True)
+    assert results[0] is made[0][0] and results[1] is made[1][0]
+    otto, inner = results[2], made[2][0]
+    assert otto is not inner and otto.records is not inner.records
+    derived = {"Q_c", "Q_h", "W", "cop", "Q_c_cycle", "W_cycle"}
+    assert derived <= set(otto.keys()) and not derived & set(inner.keys())
+    assert "parameters" in otto.meta and "parameters" not in inner.meta
+    # the derived records follow from the solver's result alone, e.g. the one written to out
+    est = OttoRefrigerator.cycle_estimates(qt.load(tmp_path))
+    assert set(est) == {k for d in derived for k in (d, d + "_stderr")}
+    for k, v in est.items():
+        assert np.array_equal(v, otto[k]), k
+    with pytest.raises(ValueError, match="res must be"):
+        OttoRefrigerator.cycle_estimates(results[1])
 
 
 @pytest.mark.parametrize("kwargs, exc, msg", [

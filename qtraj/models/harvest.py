@@ -39,9 +39,11 @@ import scipy.linalg as sla
 
 from .. import deterministic as det
 from ..collisions import CollisionModel
+from ..ensemble import RunOptions
 from ..lindblad import Channel, Lindblad, vec
 from ..measures import effective_temperature as _temperature
 from ..operators import collective, kron, partial_trace, sigma_minus, sigma_plus, sigma_z
+from ..results import EnsembleResult
 from ..validation import as_count, as_density_matrix, as_rate, as_state, as_times
 
 __all__ = ["HarvestScheme", "pair_state_from_bath", "dephased", "to_paper_basis",
@@ -216,16 +218,131 @@ class HarvestScheme:
         return np.array([self.heat_current(r) for r in self.mesolve(rho0, times)])
 
     # ------------------------------------------------------------------ shot by shot
-    def simulate(self, state0, times, ntraj: int, seed=0, n_jobs: int = 1, method: str = "pure",
-                 **kwargs):
-        """Shot-by-shot ensemble (CollisionModel.simulate): pairs drawn from rho_b's energy
-        eigen-decomposition, pair measured in the energy basis, two-point-measured energies."""
-        return self.model.simulate(state0, times, ntraj, seed=seed, n_jobs=n_jobs, method=method,
-                                   **kwargs)
+    def simulate(self, state0, times, ntraj: int | None = None, seed=0, n_jobs: int = 1,
+                 method: str = "pure", *, store_states: bool = True, backend: str = "loky",
+                 batch_size: int | None = None, progress: bool | None = None,
+                 target_stderr: float | None = None, target_rel_stderr: float | None = None,
+                 timeout: float | None = None, out=None, resume: bool = False,
+                 checkpoint_every: float | None = None,
+                 scheduler: str | None = None) -> EnsembleResult:
+        """Shot-by-shot ensemble of the qubit under the pair beam (`CollisionModel.simulate`).
 
-    def simulate_time_average(self, state0, t_total: float, burn_in: float = 0.0, **kwargs):
-        """One long trajectory, time-averaged, batch-means error bars."""
-        return self.model.simulate_time_average(state0, t_total, burn_in, **kwargs)
+        Pairs arrive at Poisson times; each is drawn from rho_b's eigen-decomposition (within
+        the energy eigenspaces when rho_b commutes with H_b), collides with the qubit through
+        the exact unitary and is then measured in the energy basis, so the energy it hands
+        over is a two-point measurement whenever the drawn pair states have sharp energies
+        (otherwise the change of the mean pair energy, see `qtraj.collisions`).
+
+        Parameters
+        ----------
+        state0 : (2,) or (2, 2) array_like
+            Qubit ket or density matrix at ``times[0]``.
+        times : 1-d array_like
+            Non-decreasing output times.
+        ntraj : int or None, default None
+            Maximum number of trajectories; None needs `target_stderr`, `target_rel_stderr`
+            or `timeout` to end the run.
+        seed : int, numpy.random.SeedSequence or None, default 0
+            Root of the random streams: trajectory i uses stream (seed, i), so the numbers do
+            not depend on `n_jobs`, `batch_size` or `backend`.
+        n_jobs : int, default 1
+            Worker processes/threads; -1 for one per CPU.
+        method : {"pure", "density"}, default "pure"
+            "pure": qubit kets with sampled pair states (the shot-by-shot unravelling);
+            "density": the qubit density matrix under the exact collision map at each
+            arrival (only the arrival times are random; collision energies are changes of
+            the mean pair energy).
+        store_states : bool, default True
+            Average the qubit density matrix at `times` (``result.mean``/``stderr``).
+        backend, batch_size, progress, timeout, out, resume, checkpoint_every, scheduler
+            Run options, as in `qtraj.ensemble.RunOptions`.
+        target_stderr, target_rel_stderr : float or None, default None
+            Stop once the largest (relative) standard error of the averaged qubit density
+            matrix, over all output times and entries, is at most this (needs
+            `store_states`); `ntraj` stays the maximum.
+
+        Returns
+        -------
+        EnsembleResult
+            The result of `CollisionModel.simulate`, unchanged: `mean`/`stderr` of the qubit
+            density matrix at `times`, records "collisions", "collision_energy" (energy into
+            the qubit from the pairs over the window), "heat_current_collisions", their
+            time-resolved "_cumulative" versions, each with "_stderr", and for
+            method="pure" "jump_counts".
+
+        Raises
+        ------
+        ValueError
+            For a bad state, bad times, an unknown method, a target with
+            store_states=False, or a bad run option (naming it).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from qtraj.models.harvest import HarvestScheme, pair_state_from_bath
+        >>> h = HarvestScheme(pair_state_from_bath(1.0), g_tau=0.3)
+        >>> res = h.simulate(np.array([1.0, 0.0]), [0.0, 5.0], ntraj=200, seed=1,
+        ...                  progress=False)
+        >>> res.mean.shape, res.ntraj
+        ((2, 2, 2), 200)
+        """
+        opts = RunOptions.from_mapping(locals())
+        return self.model.simulate(state0, times, method=method, store_states=store_states,
+                                   **opts.as_kwargs())
+
+    def simulate_time_average(self, state0, t_total: float, burn_in: float = 0.0, *,
+                              n_batches: int = 32, seed=0, method: str = "pure",
+                              samples_per_batch: int = 200) -> EnsembleResult:
+        """Time average of one long trajectory (`CollisionModel.simulate_time_average`).
+
+        One trajectory, simulated in this process in a single call: the ensemble run options
+        of `simulate` (ntraj, n_jobs, targets, checkpoints ...) do not apply; its error bars
+        are batch means over consecutive windows.
+
+        Parameters
+        ----------
+        state0 : (2,) or (2, 2) array_like
+            Qubit ket or density matrix at time 0.
+        t_total : float
+            Length of the averaging window [burn_in, burn_in + t_total] (> 0).
+        burn_in : float, default 0.0
+            Time discarded before the window (>= 0).
+        n_batches : int, default 32
+            Number of consecutive windows for the batch-means error (>= 2); each must be much
+            longer than the relaxation time for the error bars to be honest.
+        seed : int, numpy.random.SeedSequence or None, default 0
+            The trajectory uses random stream (seed, 0).
+        method : {"pure", "density"}, default "pure"
+            As in `simulate`.
+        samples_per_batch : int, default 200
+            Evenly spaced samples of the state in each window.
+
+        Returns
+        -------
+        EnsembleResult
+            times = [burn_in + t_total]; `mean`/`stderr` of shape (1, 2, 2); records
+            "collisions" and "collision_energy" (totals over the window),
+            "heat_current_collisions" (= collision_energy / t_total), each with a
+            batch-means "_stderr", and "batch_means" (n_batches, 2, 2).
+
+        Raises
+        ------
+        ValueError
+            For a bad state, a non-positive t_total, a negative burn_in or too few batches.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from qtraj.models.harvest import HarvestScheme, pair_state_from_bath
+        >>> h = HarvestScheme(pair_state_from_bath(1.0), g_tau=0.3)
+        >>> res = h.simulate_time_average(np.array([1.0, 0.0]), t_total=200.0, burn_in=10.0,
+        ...                               n_batches=8, seed=2)
+        >>> res.mean.shape, res["batch_means"].shape
+        ((1, 2, 2), (8, 2, 2))
+        """
+        return self.model.simulate_time_average(state0, t_total, burn_in, n_batches=n_batches,
+                                                 seed=seed, method=method,
+                                                 samples_per_batch=samples_per_batch)
 
     def __repr__(self) -> str:
         c = self.coefficients()

@@ -35,9 +35,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize, root
 
+from ..ensemble import RunOptions
 from ..lindblad import Channel, Lindblad
 from ..operators import sigma_minus, sigma_plus
 from ..protocols import Protocol
+from ..results import EnsembleResult
 
 __all__ = ["OttoRefrigerator", "optimal_cop", "eps_ca", "eps_plus", "qc_distribution"]
 
@@ -181,30 +183,130 @@ class OttoRefrigerator:
         return {"eq20": (l20 - r20) / r20, "eq21": (l21 - r21) / r21, "eq22": (l22 - r22) / r22}
 
     # ------------------------------------------------------------------ shot by shot
-    def simulate(self, n_cycles: int, ntraj: int = 2000, seed=0, n_jobs: int = 1,
-                 state0=None, **kwargs):
-        """Quantum-jump (here: Gillespie) cycles via `Protocol.simulate`, from the periodic
-        state unless state0 is given.  Adds records "Q_c", "Q_h", "W" (per cycle, averaged over
-        cycles and trajectories) and "cop" = Q_c/W (ratio of means, delta-method error from the
-        covariance of the per-trajectory totals), each with "_stderr"; "Q_c_cycle",
-        "W_cycle" per cycle index.  Each jump carries +-omega, each adiabat
-        <H(omega_next) - H(omega)>."""
-        P = self.protocol()
-        res = P.simulate(n_cycles, ntraj, state0=state0, seed=seed, n_jobs=n_jobs, **kwargs)
-        ic, ih = res.meta["baths"].index("cold"), res.meta["baths"].index("hot")
+    def simulate(self, n_cycles: int, ntraj: int | None = 2000, seed=0, n_jobs: int = 1,
+                 state0=None, *, heat: str = "transition", keep_jumps: bool = False,
+                 store_states: bool = True, backend: str = "loky",
+                 batch_size: int | None = None, progress: bool | None = None,
+                 target_stderr: float | None = None, target_rel_stderr: float | None = None,
+                 timeout: float | None = None, out=None, resume: bool = False,
+                 checkpoint_every: float | None = None,
+                 scheduler: str | None = None) -> EnsembleResult:
+        """Cycles shot by shot: quantum-jump trajectories of `protocol()` (`Protocol.simulate`).
+
+        Each jump on an isochore carries +-omega of that isochore, each adiabat the change
+        <H(omega_next) - H(omega)> of the frozen populations.  The result is that of
+        `Protocol.simulate` with the refrigerator's per-cycle estimates of
+        `cycle_estimates` added as records (a new EnsembleResult: the solver's own result
+        object is not modified).
+
+        Parameters
+        ----------
+        n_cycles : int
+            Number of cycles per trajectory (>= 1).
+        ntraj : int or None, default 2000
+            Maximum number of trajectories; None needs `target_stderr`, `target_rel_stderr`
+            or `timeout` to end the run.
+        seed : int, numpy.random.SeedSequence or None, default 0
+            Root of the random streams: trajectory i uses stream (seed, i), so the numbers do
+            not depend on `n_jobs`, `batch_size` or `backend`.
+        n_jobs : int, default 1
+            Worker processes/threads; -1 for one per CPU.
+        state0 : (2,) or (2, 2) array_like or None, default None
+            Qubit state at the start of the cold isochore; default the periodic state.
+        heat : {"transition", "expected"}, default "transition"
+            How jumps are counted as heat (see `Protocol.simulate`); both give the exact
+            mean here, since every channel is an eigenoperator of its isochore's Hamiltonian.
+        keep_jumps : bool, default False
+            Also record every jump (memory grows with ntraj), e.g. for
+            `qtraj.counting.cycle_heat`.
+        store_states : bool, default True
+            Average the density matrix at the segment boundaries.
+        backend, batch_size, progress, timeout, out, resume, checkpoint_every, scheduler
+            Run options, as in `qtraj.ensemble.RunOptions`.
+        target_stderr, target_rel_stderr : float or None, default None
+            Stop once the largest (relative) standard error of the per-cycle heats
+            ("heat_per_cycle": Q_c and Q_h) and of the per-cycle work ("work_per_cycle": W)
+            is at most this; `ntraj` stays the maximum.  The COP is not targeted.
+
+        Returns
+        -------
+        EnsembleResult
+            Every record of `Protocol.simulate` (baths ordered as ``meta["baths"]``) plus
+            those of `cycle_estimates`: "Q_c", "Q_h", "W", "cop" (per cycle, averaged over
+            cycles and trajectories), "Q_c_cycle", "W_cycle" (per cycle index), each with
+            "_stderr".  ``meta["parameters"]`` holds the refrigerator's parameters.  With
+            `out`, ``out/result.npz`` holds the result of `Protocol.simulate`; apply
+            `cycle_estimates` to ``qtraj.load(out)`` for the derived records.
+
+        Raises
+        ------
+        ValueError
+            For a bad n_cycles, state0 or heat, or a bad run option (naming it).
+
+        Examples
+        --------
+        >>> from qtraj.models.otto import OttoRefrigerator
+        >>> fr = OttoRefrigerator()
+        >>> res = fr.simulate(2, ntraj=200, seed=1, progress=False)
+        >>> sorted(k for k in res.keys() if k in ("Q_c", "Q_h", "W", "cop"))
+        ['Q_c', 'Q_h', 'W', 'cop']
+        """
+        opts = RunOptions.from_mapping(locals())
+        res = self.protocol().simulate(n_cycles, state0=state0, heat=heat,
+                                       keep_jumps=keep_jumps, store_states=store_states,
+                                       **opts.as_kwargs())
+        return dataclasses.replace(res, records={**res.records, **self.cycle_estimates(res)},
+                                   meta={**res.meta, "parameters": dataclasses.asdict(self)})
+
+    @staticmethod
+    def cycle_estimates(res: EnsembleResult) -> dict[str, np.ndarray | float]:
+        """The refrigerator's per-cycle estimates from a `Protocol.simulate` result of its
+        `protocol()` (heat positive into the qubit).
+
+        Parameters
+        ----------
+        res : EnsembleResult
+            A result of ``fridge.protocol().simulate(...)`` (or `simulate`, or one loaded with
+            `qtraj.load`); it is not modified.
+
+        Returns
+        -------
+        dict
+            "Q_c", "Q_h", "W" (per cycle, averaged over cycles and trajectories) and "cop" =
+            Q_c / W (ratio of the means, delta-method error from the covariance of the
+            per-trajectory totals, ``res["cycle_cov"]``); "Q_c_cycle", "W_cycle" (per cycle
+            index); each with "_stderr".
+
+        Raises
+        ------
+        ValueError
+            If `res` lacks the baths "cold" and "hot" or the records of `Protocol.simulate`.
+
+        Examples
+        --------
+        >>> from qtraj.models.otto import OttoRefrigerator
+        >>> fr = OttoRefrigerator()
+        >>> res = fr.protocol().simulate(2, 200, seed=1, progress=False)
+        >>> est = OttoRefrigerator.cycle_estimates(res)
+        >>> bool(est["Q_c"] == res["heat_per_cycle"][res.meta["baths"].index("cold")])
+        True
+        """
+        baths = list(res.meta.get("baths", ()))
+        need = ("heat_per_cycle", "work_per_cycle", "cycle_cov", "heat_cycle", "work_cycle")
+        if "cold" not in baths or "hot" not in baths or any(k not in res.records for k in need):
+            raise ValueError("res must be a Protocol.simulate result of an Otto refrigerator's "
+                             "protocol() (baths 'cold' and 'hot', per-cycle records)")
+        ic, ih = baths.index("cold"), baths.index("hot")
         q, qs = res["heat_per_cycle"], res["heat_per_cycle_stderr"]
         W, Ws = res["work_per_cycle"], res["work_per_cycle_stderr"]
         cov = res["cycle_cov"]
         cop = q[ic] / W
         var = (cov[ic, ic] - 2 * cop * cov[ic, -1] + cop ** 2 * cov[-1, -1]) / W ** 2
-        res.records.update({
-            "Q_c": q[ic], "Q_c_stderr": qs[ic], "Q_h": q[ih], "Q_h_stderr": qs[ih],
-            "W": W, "W_stderr": Ws, "cop": cop, "cop_stderr": np.sqrt(max(var, 0.0)),
-            "Q_c_cycle": res["heat_cycle"][:, ic], "Q_c_cycle_stderr":
-                res["heat_cycle_stderr"][:, ic],
-            "W_cycle": res["work_cycle"], "W_cycle_stderr": res["work_cycle_stderr"]})
-        res.meta["parameters"] = dataclasses.asdict(self)
-        return res
+        return {"Q_c": q[ic], "Q_c_stderr": qs[ic], "Q_h": q[ih], "Q_h_stderr": qs[ih],
+                "W": W, "W_stderr": Ws, "cop": cop, "cop_stderr": np.sqrt(max(var, 0.0)),
+                "Q_c_cycle": res["heat_cycle"][:, ic],
+                "Q_c_cycle_stderr": res["heat_cycle_stderr"][:, ic],
+                "W_cycle": res["work_cycle"], "W_cycle_stderr": res["work_cycle_stderr"]}
 
 
 def qc_distribution(fridge: OttoRefrigerator) -> dict[float, float]:

@@ -46,7 +46,10 @@ from scipy.optimize import brentq
 
 from .. import deterministic as det
 from .. import operators as op
+from ..ensemble import RunOptions
 from ..lindblad import Channel, Lindblad, vec, unvec
+from ..results import EnsembleResult
+from ..validation import as_count, as_rate
 
 __all__ = ["Transistor", "sweep", "PAPER_POLE_TB", "PAPER_POLE_GAMMA_B"]
 
@@ -292,22 +295,83 @@ class Transistor:
         return float(brentq(sB, grid[i], grid[i + 1], xtol=1e-12 * grid[i], rtol=1e-13))
 
     # ------------------------------------------------------------------ shot by shot
-    def simulate(self, t_max: float = 10.0, ntraj: int = 2000, seed=0, n_jobs: int = 1,
-                 heat: str = "expected", n_times: int = 2, **kwargs):
-        """Quantum-jump ensemble from the steady state over [0, t_max] (lindblad reading only).
+    def simulate(self, t_max: float = 10.0, ntraj: int | None = 2000, seed=0, n_jobs: int = 1,
+                 heat: str = "expected", n_times: int = 2, *, e_ops=None,
+                 store_states: bool = True, keep_jumps: bool = False, backend: str = "loky",
+                 batch_size: int | None = None, progress: bool | None = None,
+                 target_stderr: float | None = None, target_rel_stderr: float | None = None,
+                 timeout: float | None = None, out=None, resume: bool = False,
+                 checkpoint_every: float | None = None,
+                 scheduler: str | None = None) -> EnsembleResult:
+        """Quantum-jump ensemble from the steady state over [0, t_max] (`qtraj.mcsolve` of
+        `lindblad()`; lindblad reading only).
 
-        Returns the mcsolve EnsembleResult: res["heat_current"] (+ "_stderr") per bath,
-        ordered as res.meta["baths"] = ["E", "C", "B"], estimates J_i (heat="expected") or
-        (J_E1, J_C1, J_B) (heat="transition").  Extra keyword arguments go to `qtraj.mcsolve`.
+        Parameters
+        ----------
+        t_max : float, default 10.0
+            Length of the window (> 0).
+        ntraj : int or None, default 2000
+            Maximum number of trajectories; None needs `target_stderr`, `target_rel_stderr`
+            or `timeout` to end the run.
+        seed : int, numpy.random.SeedSequence or None, default 0
+            Root of the random streams: trajectory i uses stream (seed, i), so the numbers do
+            not depend on `n_jobs`, `batch_size` or `backend`.
+        n_jobs : int, default 1
+            Worker processes/threads; -1 for one per CPU.
+        heat : {"expected", "transition"}, default "expected"
+            "expected": the state-dependent per-jump estimator of `qtraj.mcsolve`, whose mean
+            is the full current J_i; "transition": each jump carries its channel's transition
+            energy (E: eps1, C: eps2, base: omega, dephasing: 0), giving J_E1, J_C1 and J_B
+            (the coherent parts J_E2, J_C2 flow between jumps).
+        n_times : int, default 2
+            Number of evenly spaced output times in [0, t_max] (>= 2).
+        e_ops : list of (3, 3) array_like or None, default None
+            Operators whose averages are returned in ``result.expect``.
+        store_states : bool, default True
+            Average the density matrix at the output times.
+        keep_jumps : bool, default False
+            Also record every jump (memory grows with ntraj).
+        backend, batch_size, progress, timeout, out, resume, checkpoint_every, scheduler
+            Run options, as in `qtraj.ensemble.RunOptions`.
+        target_stderr, target_rel_stderr : float or None, default None
+            Stop once the largest (relative) standard error of the `e_ops` averages (without
+            e_ops: of the averaged density matrix, which needs `store_states`) is at most
+            this; the heat records are not targeted.  `ntraj` stays the maximum.
+
+        Returns
+        -------
+        EnsembleResult
+            The result of `qtraj.mcsolve`, unchanged: records "heat_current" (+ "_stderr")
+            per bath, ordered as ``meta["baths"]`` = ["E", "C", "B"] (J_i for
+            heat="expected", (J_E1, J_C1, J_B) for heat="transition"), "heat",
+            "heat_cumulative" and "jump_counts", each with "_stderr".
+
+        Raises
+        ------
+        ValueError
+            For reading="paper" (not trace preserving: no quantum-jump unravelling), a bad
+            t_max, n_times or heat, a target without e_ops or stored states, or a bad run
+            option (naming it).
+
+        Examples
+        --------
+        >>> from qtraj.models.transistor import Transistor
+        >>> tr = Transistor()
+        >>> res = tr.simulate(t_max=1.0, ntraj=200, seed=1, progress=False)
+        >>> res.meta["baths"], res["heat_current"].shape
+        (['E', 'C', 'B'], (3,))
         """
+        opts = RunOptions.from_mapping(locals())
         if self.reading != "lindblad":
             raise ValueError("simulate needs reading='lindblad': the paper reading (Eq. A.4 "
                              "with Appendix C) is not trace preserving, so it has no "
                              "quantum-jump unravelling")
+        t_max = as_rate(t_max, "t_max", allow_zero=False)
+        n_times = as_count(n_times, "n_times", minimum=2)
         from ..jumps import mcsolve
-        times = np.linspace(0.0, t_max, int(n_times))
-        return mcsolve(self.lindblad(), self.steady_state(), times, ntraj, seed=seed,
-                       n_jobs=n_jobs, heat=heat, **kwargs)
+        times = np.linspace(0.0, t_max, n_times)
+        return mcsolve(self.lindblad(), self.steady_state(), times, e_ops=e_ops, heat=heat,
+                       store_states=store_states, keep_jumps=keep_jumps, **opts.as_kwargs())
 
 
 def sweep(base: Transistor, parameter: str, values) -> dict[str, np.ndarray]:
