@@ -9,7 +9,7 @@ coherences unchanged) (`Protocol.energetics`).
 
 Shot by shot (`Protocol.simulate`): one Numba call runs whole trajectories across all segments
 and cycles.  Within a segment jump times are exact (root of the no-jump norm, from
-`qtraj.jumps.no_jump_propagator` of that segment's H_eff); at a boundary the ket is
+`qtraj.linalg.no_jump_propagator` of that segment's H_eff); at a boundary the ket is
 renormalised and the jump threshold r is carried over as r / n(T) (an exact rewrite of the
 waiting-time law: no jump is lost or invented at a boundary).  Each jump adds its heat to its
 bath (the channel's transition energy, or with heat="expected" the state-dependent estimator of

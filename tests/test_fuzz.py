@@ -91,7 +91,7 @@ def test_valid_random_models_never_give_nan(hv, rate, ntraj, seed):
 def test_run_parameters_are_validated(ntraj, seed):
     try:
         res = qt.mcsolve(_model(2), op.basis(2, 1), [0, 0.1], ntraj, seed=seed, progress=False,
-                         timeout=5)
+                         timeout=0.2)
     except (ValueError, TypeError) as exc:
         assert str(exc)
         return

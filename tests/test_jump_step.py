@@ -39,8 +39,8 @@ def _jumps_of(prop, chans, init, ket, key, times, ntraj, out_traj, out_chan, out
         r = next_open(ket.stream)
         for it in range(times.shape[0]):
             while True:
-                k, t, nrm, r, q = jump_step(prop, chans, 0, ket.stream, ket, tref, r, times[it],
-                                            ket.no_factors, -1)
+                k, t, nrm, r, q = jump_step(prop, chans, int(0), ket.stream, ket, tref, r,
+                                            times[it], ket.no_factors, int(-1))
                 if k < 0:
                     break
                 out_traj[n] = traj

@@ -213,9 +213,9 @@ def pure_block(prop, chans, init, coll, out, sums, ket, no_records, key, start, 
                 while True:
                     # jumps of the system's own channels up to the next arrival (or T)
                     tev = t_arr if t_arr <= T else T
-                    n, r, _ = run_jumps(prop, chans, 0, st, ket, tref, r, tev, ket.no_factors,
-                                        -1, cnt, ket.tally[0], False, no_records, 0, traj, 0,
-                                        0.0)
+                    n, r, _ = run_jumps(prop, chans, int(0), st, ket, tref, r, tev,
+                                        ket.no_factors, int(-1), cnt, ket.tally[0], bool(False),
+                                        no_records, int(0), traj, int(0), 0.0)
                     if t_arr > T:
                         break
                     # arrival at t_arr: the ket there (renormalised, threshold rescaled)

@@ -63,7 +63,7 @@ def jump_block(prop, chans, init, out, sums, ket, records, key, start, stop):
     psi = ket.psi
     cnt = ket.counts
     heat = ket.tally[0]
-    nrec = 0
+    nrec = int(0)             # int(): a plain int64, not a literal (one compiled run_jumps)
     for traj in range(start, stop):
         st = ket.stream
         seed_stream(key, traj, st)
@@ -77,8 +77,9 @@ def jump_block(prop, chans, init, out, sums, ket, records, key, start, stop):
         for it in range(nt):
             T = times[it]
             row = it - 1 if (it > 0 and tref == times[it - 1]) else -1
-            n, r, nrec = run_jumps(prop, chans, 0, st, ket, tref, r, T, out.step_factors, row,
-                                   cnt, heat, out.keep_jumps, records, nrec, traj, 0, 0.0)
+            n, r, nrec = run_jumps(prop, chans, int(0), st, ket, tref, r, T, out.step_factors,
+                                   int(row), cnt, heat, out.keep_jumps, records, nrec, traj,
+                                   int(0), 0.0)
             if nrec < 0:
                 return -1
             # renormalise at T (exact rewrite: same jump times) and record the state

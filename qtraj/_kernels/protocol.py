@@ -57,7 +57,7 @@ def protocol_block(prop, chans, init, spec, sums, ket, records, key, start, stop
     heat_cum = ket.tally[0]           # cumulative [heat per bath..., work]
     seg_x = ket.tally[1]
     cyc_x = ket.tally[2]
-    nrec = 0
+    nrec = int(0)
     for traj in range(start, stop):
         st = ket.stream
         seed_stream(key, traj, st)
@@ -77,9 +77,9 @@ def protocol_block(prop, chans, init, spec, sums, ket, records, key, start, stop
                 tau = spec.durations[sg]
                 seg_x[:] = 0.0
                 ket_to_coefficients(prop, sg, psi, ket.c)
-                n, r, nrec = run_jumps(prop, chans, sg, st, ket, 0.0, r, tau, ket.no_factors, -1,
-                                       cnt, seg_x, spec.keep_jumps, records, nrec, traj, cyc,
-                                       t_seg)
+                n, r, nrec = run_jumps(prop, chans, sg, st, ket, 0.0, r, tau, ket.no_factors,
+                                       int(-1), cnt, seg_x, spec.keep_jumps, records, nrec,
+                                       traj, cyc, t_seg)
                 if nrec < 0:
                     return -1
                 # end of the segment: renormalise (exact rewrite of the threshold) ...

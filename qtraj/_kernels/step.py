@@ -161,7 +161,7 @@ def run_jumps(prop, chans, s, st, ket, tref, r, t_stop, factors, row, counts, he
         k, t, n, r, q = jump_step(prop, chans, s, st, ket, tref, r, t_stop, factors, row)
         if k < 0:
             return n, r, nrec
-        row = -1
+        row = int(-1)     # a plain int64 (one compiled jump_step)
         tref = t
         counts[k] += 1
         b = chans.bath[k]

@@ -104,8 +104,9 @@ def _evolve(prop, chans, ket, no_records, st, psi, j, r, dt, cnt, rec):
         ket.tmp[i] = psi[j, i]
     ket_to_coefficients(prop, 0, ket.tmp, ket.c)
     counts = cnt[j] if rec else ket.counts      # jumps of the burn-in are not recorded
-    n, r, _ = run_jumps(prop, chans, 0, st, ket, 0.0, r, dt, ket.no_factors, -1, counts,
-                        ket.tally[0], False, no_records, 0, 0, 0, 0.0)
+    n, r, _ = run_jumps(prop, chans, int(0), st, ket, 0.0, r, dt, ket.no_factors, int(-1),
+                        counts, ket.tally[0], bool(False), no_records, int(0), int(0), int(0),
+                        0.0)
     r = settle(prop, chans, 0, ket, n, r, True)
     for i in range(d):
         psi[j, i] = ket.psi[i]
