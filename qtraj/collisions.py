@@ -393,18 +393,57 @@ class CollisionModel:
                  resume: bool = False, scheduler: str | None = None,
                  checkpoint_every: float | None = None, *,
                  target_rel_stderr: float | None = None) -> EnsembleResult:
-        """Shot-by-shot ensemble from `state0` (ket or density matrix, the state at times[0]).
+        """Shot-by-shot ensemble of the collision model.
 
-        Run options as in `qtraj.ensemble.RunOptions` (the same for every solver); the
-        targets refer to the density matrix.
+        Parameters
+        ----------
+        state0 : (d,) ket or (d, d) density matrix of the system at times[0]
+        times : increasing output times
+        method : {"pure", "density"}
+            "pure": the system is a ket (its own jumps with exact times, ancilla measured at
+            each collision); "density": the system is a density matrix and only the arrival
+            times are random (see the module docstring).
+        store_states : bool, default True
+            Average the system density matrix at every output time.
+        ntraj, seed, n_jobs, backend, batch_size, progress, target_stderr, target_rel_stderr,
+        timeout, out, resume, checkpoint_every, scheduler
+            The run options of every qtraj solver (`qtraj.ensemble.RunOptions`); the targets
+            refer to the density matrix.  Trajectory i uses random stream (seed, i): identical
+            for any n_jobs, batch_size or backend.
 
-        Returns an EnsembleResult: `mean`/`stderr` of the system density matrix at `times`;
-        records "collisions" (per trajectory in [times[0], times[-1]]), "collision_energy"
-        (energy into the system from collisions over that window; needs ancilla_hamiltonian),
-        "heat_current_collisions" (= collision_energy / duration), the time-resolved
-        "collisions_cumulative" and "collision_energy_cumulative" (at each output time), all
-        with "_stderr" entries, and for method="pure" "jump_counts" of L0's channels.
-        Trajectory i uses random stream (seed, i): identical for any n_jobs/batch_size/backend.
+        Returns
+        -------
+        EnsembleResult
+            times : the output times.
+            mean, stderr : (nt, d, d) system density matrix and its standard error (None
+                when store_states=False).
+            records (``result[name]``, each with ``name + "_stderr"``):
+
+            - "collisions": collisions per trajectory in [times[0], times[-1]];
+              "collisions_cumulative" (nt,): up to each output time;
+            - with ancilla_hamiltonian: "collision_energy" (energy into the system from
+              collisions over the window), "collision_energy_cumulative" (nt,),
+              "heat_current_collisions" (= collision_energy / duration);
+            - method="pure": "jump_counts" (K,) of the system's own channels.
+
+            meta : run information, "method", "rate", "two_point_energy" (whether energies
+                are two-point-measurement values).
+
+        Raises
+        ------
+        ValueError
+            For a bad state, times, method or run option; method="density" with a (nearly)
+            defective system Liouvillian.
+
+        Examples
+        --------
+        >>> import numpy as np, qtraj as qt
+        >>> from qtraj import operators as op
+        >>> cm = qt.CollisionModel(qt.Lindblad(np.zeros((2, 2))), np.diag([0.5, 0.5]),
+        ...                        np.eye(4), rate=1.0)
+        >>> res = cm.simulate(op.basis(2, 0), [0.0, 2.0], 200, seed=1, progress=False)
+        >>> res.mean.shape, round(float(res["collisions"]), 1) > 0
+        ((2, 2, 2), True)
         """
         opts = RunOptions.from_mapping(locals())
         job, ss, times = self._job(state0, times, seed, method, store_states=store_states)

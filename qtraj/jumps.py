@@ -100,31 +100,72 @@ def mcsolve(model, state0, times, ntraj: int | None = None, seed=0, n_jobs: int 
             out=None, resume: bool = False, scheduler: str | None = None,
             checkpoint_every: float | None = None, heat: str = "transition", *,
             target_rel_stderr: float | None = None) -> EnsembleResult:
-    """Quantum-jump ensemble of `model` (a Lindblad) from `state0` (ket or density matrix).
+    """Quantum-jump (Monte Carlo wave-function) ensemble of a Lindblad model.
 
-    Returns an EnsembleResult with `mean`/`stderr` (trajectory-averaged density matrix at
-    `times` and its standard error; None if store_states=False), `expect`/`expect_stderr` for
-    `e_ops` (list of (d, d) arrays), and records "jump_counts" (mean number of jumps per channel
-    over [times[0], times[-1]]) with "jump_counts_stderr".  Heat counted jump by jump (each
-    jump of a channel moves `Lindblad.channel_energies()` into the system): "heat" (per bath,
-    ordered as `result.meta["baths"]`, over the window), "heat_cumulative" (per bath and
-    output time) and "heat_current" (= heat / duration), each with "_stderr"; NaN for a bath
-    whose jump energies are undefined.  heat="expected" instead gives each jump of channel k
-    from the ket psi the heat q_k = (<L_k psi|H|L_k psi> - Re<L_k H psi|L_k psi>)/|L_k psi|^2,
-    whose mean is exactly the integral of Tr[H D_k(rho)] for every channel, also those that are
-    not eigenoperators of H (e.g. local dissipators); for eigenoperators q_k is the transition
-    energy.  It is an unbiased estimator of the mean heat, not a physical per-jump energy.
-    With keep_jumps=True, records
-    "jump_traj", "jump_time", "jump_channel" list every jump (memory grows with ntraj).
+    Each trajectory starts from a ket drawn from `state0`, evolves under
+    H_eff = H - (i/2) sum_k L_k^dag L_k and jumps at exact times (module docstring).
 
-    Run options (`ntraj`, `seed`, `n_jobs`, `backend`, `batch_size`, `progress`,
-    `target_stderr`, `target_rel_stderr`, `timeout`, `out`, `resume`, `checkpoint_every`,
-    `scheduler`) are those of `qtraj.ensemble.RunOptions`; the targets refer to the e_ops
-    (or, without e_ops, to the density matrix).  `result.meta` says why the run stopped and
-    whether the target was reached; `out=DIR` also receives DIR/result.npz.
+    Parameters
+    ----------
+    model : Lindblad
+    state0 : (d,) ket or (d, d) density matrix at times[0]
+    times : increasing output times
+    e_ops : (d, d) array or list of them, optional
+        Operators whose expectation values are averaged at every output time.
+    store_states : bool, default True
+        Average the density matrix at every output time (memory nt * d^2 per reduction).
+    keep_jumps : bool, default False
+        Record every jump (memory grows with ntraj).
+    heat : {"transition", "expected"}
+        "transition": each jump of channel k moves `Lindblad.channel_energies()[k]` into the
+        system.  "expected": the jump from ket psi counts
+        q_k = (<L_k psi|H|L_k psi> - Re<L_k H psi|L_k psi>) / |L_k psi|^2, whose mean is exactly
+        the integral of Tr[H D_k(rho)] for every channel, also channels that are not
+        eigenoperators of H (e.g. local dissipators); an unbiased estimator of the mean heat,
+        not a physical per-jump energy.
+    ntraj, seed, n_jobs, backend, batch_size, progress, target_stderr, target_rel_stderr,
+    timeout, out, resume, checkpoint_every, scheduler
+        The run options of every qtraj solver (`qtraj.ensemble.RunOptions`).  The targets
+        refer to the e_ops, or without e_ops to the density matrix.  Trajectory i uses its own
+        random stream (seed, i): identical numbers for any n_jobs, batch_size or backend.
 
-    Trajectory i uses its own random stream (seed, i): identical numbers for any n_jobs,
-    batch_size or backend.
+    Returns
+    -------
+    EnsembleResult
+        times : the output times.
+        mean, stderr : (nt, d, d) averaged density matrix and its standard error (None when
+            store_states=False).
+        expect, expect_stderr : (n_e, nt) for the e_ops (real when all are Hermitian).
+        records (``result[name]``, each with ``name + "_stderr"``; baths ordered as
+        ``result.meta["baths"]``, heat positive into the system, NaN for a bath whose jump
+        energies are undefined under heat="transition"):
+
+        - "jump_counts" (K,): mean number of jumps per channel in [times[0], times[-1]];
+        - "heat" (n_baths,): heat from each bath over the window, counted jump by jump;
+        - "heat_cumulative" (n_baths, nt): the same up to each output time;
+        - "heat_current" (n_baths,): heat / (times[-1] - times[0]);
+        - with keep_jumps: "jump_traj", "jump_time", "jump_channel" (one entry per jump).
+
+        meta : run information (stop_reason, target_reached, wall_time, ...), "baths",
+            "channels", "heat".
+
+    Raises
+    ------
+    TypeError
+        If `model` is not a Lindblad.
+    ValueError
+        For a bad state, times, e_op, heat or run option, a target with nothing to target,
+        or a (nearly) defective H_eff (an exceptional point).
+
+    Examples
+    --------
+    >>> import qtraj as qt
+    >>> from qtraj import operators as op
+    >>> L = qt.Lindblad(0.5 * op.sigma_z(), [qt.Channel(op.sigma_minus(), 1.0)])
+    >>> res = qt.mcsolve(L, op.basis(2, 1), [0.0, 1.0], 500, seed=1, e_ops=[op.number_op()],
+    ...                  progress=False)
+    >>> res.expect.shape, res["jump_counts"].shape
+    ((1, 2), (1,))
     """
     opts = RunOptions.from_mapping(locals())
     from .lindblad import Lindblad

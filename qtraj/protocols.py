@@ -45,7 +45,10 @@ __all__ = ["Segment", "Protocol"]
 
 @dataclass(frozen=True)
 class Segment:
-    """One piece of a protocol: `model` acts for `duration`."""
+    """One piece of a protocol: `model` acts for `duration`.
+
+    Segments compare by value (equal durations, names and models, see `Lindblad`) and, holding
+    arrays, are not hashable."""
 
     duration: float
     model: Lindblad
@@ -222,23 +225,59 @@ class Protocol:
                  out=None, resume: bool = False, scheduler: str | None = None,
                  checkpoint_every: float | None = None, *,
                  target_rel_stderr: float | None = None) -> EnsembleResult:
-        """Quantum-jump ensemble over n_cycles cycles from state0 (default: periodic state).
+        """Quantum-jump ensemble over n_cycles cycles of the protocol.
 
-        Output times are the segment boundaries (`boundary_times`).  Records (each with
-        "_stderr"), baths ordered as `result.meta["baths"]`, heat positive into the system:
-          "heat_segment" (n_cycles, S, nb), "work_segment" (n_cycles, S);
-          "heat_cycle" (n_cycles, nb), "work_cycle" (n_cycles,);
-          "heat_cumulative" (nb, n_times), "work_cumulative" (n_times,);
-          "heat_per_cycle" (nb,), "work_per_cycle" (averages over all cycles), and
-          "cycle_cov" ((nb+1, nb+1): covariance of the estimates [heat_per_cycle...,
-          work_per_cycle], from per-trajectory totals); "jump_counts" per channel (channels of
-          all segments in order).  heat="transition" gives each jump its channel's transition
-          energy (NaN records for a bath with an undefined one); heat="expected" the
-          state-dependent unbiased estimator (see `qtraj.mcsolve`).  keep_jumps=True adds
-          "jump_traj", "jump_cycle", "jump_segment", "jump_channel", "jump_bath",
-          "jump_time", "jump_energy" (heat of each jump).  Run options as in
-          `qtraj.ensemble.RunOptions`; the targets refer to "heat_per_cycle" and
-          "work_per_cycle".
+        Parameters
+        ----------
+        n_cycles : int
+        state0 : ket or density matrix at the start of segment 0, optional
+            Default: the periodic state (`periodic_state`).
+        heat : {"transition", "expected"}
+            Heat of a jump: the channel's transition energy, or the state-dependent unbiased
+            estimator (see `qtraj.mcsolve`).
+        keep_jumps : bool, default False
+            Record every jump (memory grows with ntraj).
+        store_states : bool, default True
+            Average the density matrix at every segment boundary.
+        ntraj, seed, n_jobs, backend, batch_size, progress, target_stderr, target_rel_stderr,
+        timeout, out, resume, checkpoint_every, scheduler
+            The run options of every qtraj solver (`qtraj.ensemble.RunOptions`); the targets
+            refer to "heat_per_cycle" and "work_per_cycle".
+
+        Returns
+        -------
+        EnsembleResult
+            times : the segment boundaries (`boundary_times(n_cycles)`).
+            mean, stderr : density matrix at the boundaries (None when store_states=False).
+            records (``result[name]``, each with ``name + "_stderr"``; baths ordered as
+            ``result.meta["baths"]``, heat positive into the system, NaN for a bath with an
+            undefined transition energy under heat="transition"):
+
+            - "heat_segment" (n_cycles, S, nb), "work_segment" (n_cycles, S): per segment
+              (work = that of the switch at the segment's end);
+            - "heat_cycle" (n_cycles, nb), "work_cycle" (n_cycles,): per cycle;
+            - "heat_cumulative" (nb, nt), "work_cumulative" (nt,): up to each boundary;
+            - "heat_per_cycle" (nb,), "work_per_cycle": averages over all cycles;
+            - "cycle_cov" (nb + 1, nb + 1): covariance of the estimates [heat_per_cycle...,
+              work_per_cycle], from per-trajectory totals (for ratio estimators);
+            - "jump_counts": per channel (channels of all segments in order);
+            - with keep_jumps: "jump_traj", "jump_cycle", "jump_segment", "jump_channel",
+              "jump_bath", "jump_time", "jump_energy" (one entry per jump).
+
+        Raises
+        ------
+        ValueError
+            For a bad count, state, heat or run option.
+
+        Examples
+        --------
+        >>> import qtraj as qt
+        >>> from qtraj import operators as op
+        >>> from qtraj.protocols import Protocol
+        >>> L = qt.Lindblad(0.5 * op.sigma_z(), [qt.Channel(op.sigma_minus(), 1.0)])
+        >>> res = Protocol([(1.0, L)]).simulate(2, 100, seed=1, progress=False)
+        >>> res["heat_cycle"].shape, res.times.shape
+        ((2, 1), (3,))
         """
         opts = RunOptions.from_mapping(locals())
         if heat not in ("transition", "expected"):

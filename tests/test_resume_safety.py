@@ -183,3 +183,11 @@ def test_a_different_seed_or_option_is_refused_too(tmp_path):
                        **kw)
     with pytest.raises(ValueError, match="different run"):
         qt.mcsolve(L, op.basis(3, 0), [0, 0.6], seed=1, resume=True, **kw)
+
+
+def test_machine_refuses_checkpoint_of_a_machine_with_another_atom_state(tmp_path):
+    from qtraj.models.machine import FIG2, Machine, atom_state
+    m1 = Machine(**FIG2, beta2=0.24, rho_a=atom_state(0.75, 0.2))
+    m2 = Machine(**FIG2, beta2=0.24, rho_a=atom_state(0.75, 0.2 + 1e-12))
+    kw = dict(n_collisions=4000, ntraj=4, burn_in=10, seed=5)
+    _refuses(lambda **o: m1.simulate(**kw, **o), lambda **o: m2.simulate(**kw, **o), tmp_path)
