@@ -23,8 +23,8 @@ import numpy as np
 
 from . import kernel_inputs as ki
 from ._kernels.jumps import jump_block
-from ._kernels.structs import (Channels, JumpOutputs, Mixture, Propagators,
-                               new_jump_records, new_ket_scratch)
+from ._kernels.structs import (REC_CHANNEL, REC_TIME, REC_TRAJ, Channels, JumpOutputs, Mixture,
+                               Propagators, new_jump_records, new_ket_scratch)
 from .ensemble import RunOptions, run
 from .results import EnsembleResult
 from .rng import root_key, seed_info
@@ -89,7 +89,7 @@ class JumpJob:
         if self.n_baths:
             res["heat"] = ki.moments(sums.heat, n)
         if out.keep_jumps:
-            res["jumps"] = (records.ints[[0, 3], :nrec].copy(), records.floats[0, :nrec].copy())
+            res["jumps"] = (records.ints[:, :nrec].copy(), records.floats[:, :nrec].copy())
         return res
 
 
@@ -225,8 +225,9 @@ def _to_result(total, info, model, times, eops, ss, ntraj, keep_jumps,
                         "heat_current": hm[:, -1] / dur if dur > 0 else hm[:, -1] * np.nan,
                         "heat_current_stderr": hs[:, -1] / dur if dur > 0 else hs[:, -1] * np.nan})
     if keep_jumps:
-        idx, tj = total["jumps"]
-        records.update({"jump_traj": idx[0], "jump_channel": idx[1], "jump_time": tj})
+        ints, floats = total["jumps"]
+        records.update({"jump_traj": ints[REC_TRAJ], "jump_channel": ints[REC_CHANNEL],
+                        "jump_time": floats[REC_TIME]})
     meta = dict(info, solver="mcsolve", heat="expected" if expected_heat else "transition",
                 baths=list(model.baths), channels=[c.name or f"{c.bath}:{k}" for k, c in
                                                   enumerate(model.channels)])

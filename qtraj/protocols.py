@@ -29,8 +29,9 @@ import scipy.linalg as sla
 
 from . import kernel_inputs as ki
 from ._kernels.protocol import protocol_block
-from ._kernels.structs import (Channels, CycleSpec, CycleSums, Mixture, Propagators,
-                               new_jump_records, new_ket_scratch)
+from ._kernels.structs import (REC_BATH, REC_CHANNEL, REC_CYCLE, REC_HEAT, REC_SEGMENT,
+                               REC_TIME, REC_TRAJ, Channels, CycleSpec, CycleSums, Mixture,
+                               Propagators, new_jump_records, new_ket_scratch)
 from .deterministic import NonUniqueSteadyState
 from .ensemble import RunOptions, run
 from .lindblad import Lindblad, unvec, vec
@@ -347,10 +348,11 @@ class Protocol:
             ints, flts = total["jumps"]
             if heat == "transition":      # undefined transition energies: NaN, never a guess
                 flts = flts.copy()
-                flts[1, np.isnan(energies[ints[3]])] = np.nan
-            rec.update({"jump_traj": ints[0], "jump_cycle": ints[1], "jump_segment": ints[2],
-                        "jump_channel": ints[3], "jump_bath": ints[4], "jump_time": flts[0],
-                        "jump_energy": flts[1]})
+                flts[REC_HEAT, np.isnan(energies[ints[REC_CHANNEL]])] = np.nan
+            rec.update({"jump_traj": ints[REC_TRAJ], "jump_cycle": ints[REC_CYCLE],
+                        "jump_segment": ints[REC_SEGMENT], "jump_channel": ints[REC_CHANNEL],
+                        "jump_bath": ints[REC_BATH], "jump_time": flts[REC_TIME],
+                        "jump_energy": flts[REC_HEAT]})
         mean = stderr = None
         if "rho" in total:
             mean = total["rho"].mean.reshape(-1, d, d)

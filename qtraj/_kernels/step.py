@@ -24,6 +24,13 @@ import math
 from numba import njit
 
 from ..rng import next_double, next_open
+from .primitives import (coefficient_norm, csc_matvec, expected_jump_energy, jump_time,
+                         norm_and_slope, norm_normal, sample_index)
+from .structs import (REC_BATH, REC_CHANNEL, REC_CYCLE, REC_HEAT, REC_SEGMENT, REC_TIME,
+                      REC_TRAJ)
+
+__all__ = ["jump_step", "run_jumps", "settle", "coefficients_to_ket", "ket_to_coefficients",
+           "no_jump_norm"]
 
 # Performance note.  With Numba's reference counting on, every read of an array out of a named
 # tuple costs an atomic increment and decrement, which in these loops costs more than the
@@ -32,11 +39,6 @@ from ..rng import next_double, next_open
 # `structs.new_jump_records`) and passed in.  `jump_step` and `run_jumps` are compiled once
 # as functions of their own (inlining them into every kernel at Numba's level doubled the
 # compile time); the small helpers are inlined.
-from .primitives import (coefficient_norm, csc_matvec, expected_jump_energy, jump_time,
-                         norm_and_slope, norm_normal, sample_index)
-
-__all__ = ["jump_step", "run_jumps", "settle", "coefficients_to_ket", "ket_to_coefficients",
-           "no_jump_norm"]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -169,11 +171,11 @@ def run_jumps(prop, chans, s, st, ket, tref, r, t_stop, factors, row, counts, he
         if keep:
             if nrec == records.ints.shape[1]:
                 return n, r, -1
-            records.ints[0, nrec] = traj
-            records.ints[1, nrec] = cycle
-            records.ints[2, nrec] = s
-            records.ints[3, nrec] = k
-            records.ints[4, nrec] = b
-            records.floats[0, nrec] = t_offset + t
-            records.floats[1, nrec] = q
+            records.ints[REC_TRAJ, nrec] = traj
+            records.ints[REC_CYCLE, nrec] = cycle
+            records.ints[REC_SEGMENT, nrec] = s
+            records.ints[REC_CHANNEL, nrec] = k
+            records.ints[REC_BATH, nrec] = b
+            records.floats[REC_TIME, nrec] = t_offset + t
+            records.floats[REC_HEAT, nrec] = q
             nrec += 1

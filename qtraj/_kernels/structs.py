@@ -14,7 +14,8 @@ import numpy as np
 
 __all__ = ["CSCStack", "Propagators", "Channels", "Mixture", "Accumulator", "KetScratch",
            "JumpOutputs", "JumpSums", "CycleSpec", "CycleSums", "Collisions",
-           "CollisionOutputs", "CollisionSums", "DensityUnravelling", "JumpRecords", "new_ket_scratch",
+           "CollisionOutputs", "CollisionSums", "DensityUnravelling", "JumpRecords", "new_ket_scratch", "REC_TRAJ", "REC_CYCLE",
+           "REC_SEGMENT", "REC_CHANNEL", "REC_BATH", "REC_TIME", "REC_HEAT",
            "new_jump_records"]
 
 
@@ -118,11 +119,17 @@ def new_ket_scratch(d: int, n_channels: int, n_tally: int = 1) -> KetScratch:
                       np.zeros((0, d), np.complex128))
 
 
+#: rows of `JumpRecords.ints`
+REC_TRAJ, REC_CYCLE, REC_SEGMENT, REC_CHANNEL, REC_BATH = range(5)
+#: rows of `JumpRecords.floats`
+REC_TIME, REC_HEAT = range(2)
+
+
 class JumpRecords(NamedTuple):
     """Every jump of a block (filled when jumps are kept; capacity = the arrays' length)."""
 
-    ints: np.ndarray          # (5, cap) int64: trajectory, cycle, segment, channel, bath
-    floats: np.ndarray        # (2, cap) float: time, heat
+    ints: np.ndarray          # (5, cap) int64: rows REC_TRAJ ... REC_BATH
+    floats: np.ndarray        # (2, cap) float: rows REC_TIME, REC_HEAT
 
 
 def new_jump_records(capacity: int) -> JumpRecords:
