@@ -1,7 +1,7 @@
 """Collision-model trajectories (the kernels of `CollisionModel.simulate`).
 
 * `pure_block` — the system is a ket.  Between Poisson arrivals it advances through
-  `step.jump_step` (its own channels' jumps compete with the next arrival); at an arrival it is
+  `step.run_jumps` (its own channels' jumps compete with the next arrival); at an arrival it is
   renormalised (`step.settle`) and collides (`collide`: draw |a_n>, measure the ancilla, Born
   rule).  A system with H_eff = 0 does nothing between arrivals, so all collisions up to the next
   output time run in one call (`collide_until`, with a qubit branch that keeps the amplitudes in

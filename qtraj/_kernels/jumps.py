@@ -1,9 +1,10 @@
 """Quantum-jump trajectories of a time-independent model (the kernel of `qt.mcsolve`).
 
-Between output times the ket advances through `step.jump_step`; at each output time it is
-renormalised (`step.settle`), and the state, the e_ops and the heat counted so far are added to
-the block's shifted sums.  The output-step exponentials are precomputed (`JumpOutputs.step_factors`)
-because consecutive output times without a jump in between are the common case.
+Between output times the ket advances through `step.run_jumps` (the jump step, jump after
+jump); at each output time it is renormalised (`step.settle`), and the state, the e_ops and the
+heat counted so far are added to the block's shifted sums.  The output-step exponentials are
+precomputed (`JumpOutputs.step_factors`) because consecutive output times without a jump in
+between are the common case.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ def record_outputs(out, sums, psi, first, it, heat):
 def jump_block(prop, chans, init, out, sums, ket, records, key, start, stop):
     """Trajectories start..stop-1 of the one-segment model (prop, chans) from the mixture init.
 
-    Adds to `sums` (`JumpSums`); with out.keep_jumps, writes (trajectory, channel) into
-    records.ints rows 0, 3 and (time, heat) into records.floats.  Returns the number of jumps
+    Adds to `sums` (`JumpSums`); with out.keep_jumps, records every jump in `records`
+    (`JumpRecords`, rows REC_TRAJ ... REC_HEAT).  Returns the number of jumps
     recorded, or -1 if records is too small (the caller enlarges it and reruns the block: the
     trajectories depend only on (key, index)).  Heat: each jump adds its heat q (see
     `jump_step`) to its bath; the cumulative heat per bath is recorded at every output time.
