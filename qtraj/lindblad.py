@@ -237,3 +237,42 @@ class Lindblad:
 
     def __repr__(self) -> str:
         return f"Lindblad(dim={self.dim}, channels={len(self.channels)}, baths={self.baths})"
+
+    @classmethod
+    def from_qutip(cls, H, c_ops=(), bath: str = "bath") -> "Lindblad":
+        """A model from QuTiP's convention: a Hamiltonian and collapse operators with the rates
+        folded in (C_k = sqrt(gamma_k) A_k), as passed to ``qutip.mesolve(H, rho0, t, c_ops)``.
+
+        qutip is not imported: `H` and the `c_ops` may be ``qutip.Qobj`` (anything with a
+        ``full()`` method), numpy arrays or scipy.sparse matrices.  Each collapse operator
+        becomes a `Channel(C_k, rate=1, bath=bath)`, so the jump operators, and with them every
+        solver's result, are exactly QuTiP's.
+
+        Parameters
+        ----------
+        H : (d, d) Hermitian operator
+        c_ops : iterable of (d, d) operators
+        bath : str
+            Bath name given to every channel (for heat records); name channels individually by
+            building `Channel`s instead.
+
+        Returns
+        -------
+        Lindblad
+
+        Raises
+        ------
+        ValueError
+            If H is not Hermitian or an operator has the wrong shape (naming it).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> a = np.diag(np.sqrt(np.arange(1, 4)), 1)                  # destroy(4)
+        >>> L = Lindblad.from_qutip(a.T @ a, [np.sqrt(0.5) * a])
+        >>> L.channels[0].rate, L.dim
+        (1.0, 4)
+        """
+        H = as_square_matrix(H, "H")
+        ops = [as_square_matrix(c, f"c_ops[{k}]", H.shape[0]) for k, c in enumerate(c_ops)]
+        return cls(H, [Channel(c, 1.0, bath=bath) for c in ops])

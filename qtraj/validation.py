@@ -11,10 +11,31 @@ ATOL = 1e-10
 MAX_ENTRY = 1e100
 
 
+def as_array(a):
+    """`a` itself, or its dense matrix when it is a QuTiP ``Qobj`` (anything with a callable
+    ``full()``, duck-typed: qutip is not imported) or a scipy.sparse matrix.
+
+    Examples
+    --------
+    >>> class Q:
+    ...     def full(self):
+    ...         return np.eye(2)
+    >>> as_array(Q()).shape
+    (2, 2)
+    """
+    full = getattr(a, "full", None)
+    if callable(full):
+        return full()
+    if hasattr(a, "toarray") and callable(a.toarray):
+        return a.toarray()
+    return a
+
+
 def as_square_matrix(a, name: str, dim: int | None = None) -> np.ndarray:
-    """Return `a` as a complex (d, d) array, or raise naming `name`."""
+    """Return `a` (an array, a QuTiP ``Qobj`` or a sparse matrix) as a complex (d, d) array, or
+    raise naming `name`."""
     try:
-        arr = np.asarray(a, dtype=complex)
+        arr = np.asarray(as_array(a), dtype=complex)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a numeric array, got {type(a).__name__}") from exc
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
@@ -53,8 +74,9 @@ def as_density_matrix(rho, name: str = "rho", dim: int | None = None,
 
 
 def as_state(state, dim: int, name: str = "state0") -> np.ndarray:
-    """A ket (d,) is normalised-checked and turned into its density matrix; a (d, d) is validated."""
-    arr = np.asarray(state, dtype=complex) if not isinstance(state, str) else None
+    """A ket (d,) or (d, 1) is normalised-checked and turned into its density matrix; a (d, d)
+    is validated.  QuTiP ``Qobj`` kets and density matrices are accepted."""
+    arr = np.asarray(as_array(state), dtype=complex) if not isinstance(state, str) else None
     if arr is None:
         raise TypeError(f"{name} must be a ket or a density matrix, got a string")
     if arr.ndim == 2 and arr.shape[1] == 1 and arr.shape[0] == dim:
