@@ -75,7 +75,8 @@ def channels(models: Sequence, baths: Sequence[str] | None = None,
 def mixture(rho0: np.ndarray) -> Mixture:
     """The initial state as a mixture of kets (its eigen-decomposition)."""
     cum, kets = initial_mixture(rho0)
-    return Mixture(np.ascontiguousarray(cum, dtype=float), np.ascontiguousarray(kets, dtype=complex))
+    return Mixture(np.ascontiguousarray(cum, dtype=float),
+                   np.ascontiguousarray(kets, dtype=complex))
 
 
 def accumulator(shape, dtype=complex) -> Accumulator:
@@ -92,12 +93,14 @@ def moments(acc: Accumulator, n: int, shape=None) -> Moments:
 
 
 def as_eops(e_ops, d: int) -> np.ndarray:
-    """e_ops (None, one (d, d) array or a list of them) as a (ne, d, d) complex array."""
+    """e_ops (None, one (d, d) operator or a list of them; arrays or QuTiP Qobj) as a
+    (ne, d, d) complex array."""
     from .validation import as_square_matrix
     if e_ops is None:
         return np.zeros((0, d, d), complex)
-    if isinstance(e_ops, np.ndarray) and e_ops.ndim == 2:
-        e_ops = [e_ops]
+    one = isinstance(e_ops, np.ndarray) and e_ops.ndim == 2
+    if one or callable(getattr(e_ops, "full", None)):
+        e_ops = [e_ops]                 # one operator (an array or a QuTiP Qobj)
     return np.array([as_square_matrix(e, f"e_ops[{i}]", d) for i, e in enumerate(e_ops)],
                     dtype=complex).reshape(-1, d, d)
 

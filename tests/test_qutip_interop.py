@@ -30,6 +30,9 @@ def test_objects_with_full_are_accepted_everywhere():
     ref = qt.mcsolve(L, op.basis(2, 1), [0.0, 1.0], 64, seed=1, e_ops=[op.number_op()],
                      progress=False)
     assert np.array_equal(res.expect, ref.expect)
+    one = qt.mcsolve(L, ket, [0.0, 1.0], 64, seed=1, e_ops=FakeQobj(op.number_op()),
+                     progress=False)                                   # a single e_op
+    assert np.array_equal(one.expect, ref.expect)
     cm = qt.CollisionModel(L, FakeQobj(np.eye(2) / 2), FakeQobj(np.eye(4)), 1.0)
     assert np.allclose(cm.steady_state(rho0=op.basis(2, 0)), qt.steady_state(L))
     with pytest.raises(ValueError, match="c_ops\\[1\\]"):
