@@ -225,7 +225,7 @@ class CollisionModel:
         return np.einsum("am,nsat->nmst", self.measure_basis.conj(), M)
 
     def kraus_operators(self) -> np.ndarray:
-        """K_nm = sqrt(p_n) (1 (x) <b_m|) U (1 (x) |a_n>), stacked: (n_a * d_a, d_s, d_s)."""
+        """``K_nm = sqrt(p_n) (1 (x) <b_m|) U (1 (x) |a_n>)``, stacked: (n_a * d_a, d_s, d_s)."""
         K = self._conditional_ops() * np.sqrt(self._p)[:, None, None, None]
         return K.reshape(-1, self.dim, self.dim)
 
@@ -414,20 +414,20 @@ class CollisionModel:
         Returns
         -------
         EnsembleResult
-            times : the output times.
-            mean, stderr : (nt, d, d) system density matrix and its standard error (None
-                when store_states=False).
-            records (``result[name]``, each with ``name + "_stderr"``):
+            With these fields (records are read as ``result[name]``, each with its standard
+            error ``result[name + "_stderr"]``):
 
+            - ``times``: the output times;
+            - ``mean``, ``stderr``: (nt, d, d) system density matrix and its standard error
+              (None when store_states=False);
             - "collisions": collisions per trajectory in [times[0], times[-1]];
               "collisions_cumulative" (nt,): up to each output time;
             - with ancilla_hamiltonian: "collision_energy" (energy into the system from
               collisions over the window), "collision_energy_cumulative" (nt,),
               "heat_current_collisions" (= collision_energy / duration);
-            - method="pure": "jump_counts" (K,) of the system's own channels.
-
-            meta : run information, "method", "rate", "two_point_energy" (whether energies
-                are two-point-measurement values).
+            - method="pure": "jump_counts" (K,) of the system's own channels;
+            - ``meta``: run information, "method", "rate", "two_point_energy" (whether
+              energies are two-point-measurement values).
 
         Raises
         ------

@@ -109,7 +109,7 @@ class RunOptions:
         quantities (documented by each solver) is at most this.  `ntraj` stays the maximum;
         ``result.meta["target_reached"]`` says whether the target was met.
     target_rel_stderr : float or None, default None
-        As `target_stderr`, for the largest *relative* standard error, stderr / |estimate|,
+        As `target_stderr`, for the largest *relative* standard error, stderr / abs(estimate),
         of the same quantities (an estimate that is exactly zero with zero error counts as
         known; one near zero keeps the target out of reach).  Use it for quantities whose
         scale is not known in advance, e.g. the coherence rate of the coherence machine,
@@ -517,7 +517,7 @@ def run(job, options: RunOptions, *, to_result: Callable[[dict, dict], Any],
         ``target_fn(total)`` gives the quantities a target refers to: a `Moments`, or a
         pair (estimates, standard errors) of arrays (complex standard errors as in `Moments`:
         real part for Re, imaginary part for Im).  The absolute error is the largest
-        standard error; the relative one the largest stderr / |estimate|.  NaN standard
+        standard error; the relative one the largest stderr / abs(estimate).  NaN standard
         errors are ignored, all NaN (e.g. fewer than two samples) counts as not reached.
         Needed when `options` has a target.
     unit : str, default "traj"

@@ -119,7 +119,7 @@ def mcsolve(model, state0, times, ntraj: int | None = None, seed=0, n_jobs: int 
     heat : {"transition", "expected"}
         "transition": each jump of channel k moves `Lindblad.channel_energies()[k]` into the
         system.  "expected": the jump from ket psi counts
-        q_k = (<L_k psi|H|L_k psi> - Re<L_k H psi|L_k psi>) / |L_k psi|^2, whose mean is exactly
+        ``q_k = (<L_k psi|H|L_k psi> - Re<L_k H psi|L_k psi>) / |L_k psi|^2``, whose mean is exactly
         the integral of Tr[H D_k(rho)] for every channel, also channels that are not
         eigenoperators of H (e.g. local dissipators); an unbiased estimator of the mean heat,
         not a physical per-jump energy.
@@ -132,22 +132,23 @@ def mcsolve(model, state0, times, ntraj: int | None = None, seed=0, n_jobs: int 
     Returns
     -------
     EnsembleResult
-        times : the output times.
-        mean, stderr : (nt, d, d) averaged density matrix and its standard error (None when
-            store_states=False).
-        expect, expect_stderr : (n_e, nt) for the e_ops (real when all are Hermitian).
-        records (``result[name]``, each with ``name + "_stderr"``; baths ordered as
-        ``result.meta["baths"]``, heat positive into the system, NaN for a bath whose jump
-        energies are undefined under heat="transition"):
+        With these fields (records are read as ``result[name]``, each with its standard
+        error ``result[name + "_stderr"]``; baths ordered as ``result.meta["baths"]``, heat
+        positive into the system, NaN for a bath whose jump energies are undefined under
+        heat="transition"):
 
+        - ``times``: the output times;
+        - ``mean``, ``stderr``: (nt, d, d) averaged density matrix and its standard error
+          (None when store_states=False);
+        - ``expect``, ``expect_stderr``: (n_e, nt) for the e_ops (real when all are
+          Hermitian);
         - "jump_counts" (K,): mean number of jumps per channel in [times[0], times[-1]];
         - "heat" (n_baths,): heat from each bath over the window, counted jump by jump;
         - "heat_cumulative" (n_baths, nt): the same up to each output time;
         - "heat_current" (n_baths,): heat / (times[-1] - times[0]);
-        - with keep_jumps: "jump_traj", "jump_time", "jump_channel" (one entry per jump).
-
-        meta : run information (stop_reason, target_reached, wall_time, ...), "baths",
-            "channels", "heat".
+        - with keep_jumps: "jump_traj", "jump_time", "jump_channel" (one entry per jump);
+        - ``meta``: run information (stop_reason, target_reached, wall_time, ...), "baths",
+          "channels", "heat".
 
     Raises
     ------

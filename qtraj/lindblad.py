@@ -254,7 +254,7 @@ class Lindblad:
         c_ops : iterable of (d, d) operators
         bath : str
             Bath name given to every channel (for heat records); name channels individually by
-            building `Channel`s instead.
+            building `Channel` objects instead.
 
         Returns
         -------

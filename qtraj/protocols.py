@@ -248,12 +248,14 @@ class Protocol:
         Returns
         -------
         EnsembleResult
-            times : the segment boundaries (`boundary_times(n_cycles)`).
-            mean, stderr : density matrix at the boundaries (None when store_states=False).
-            records (``result[name]``, each with ``name + "_stderr"``; baths ordered as
-            ``result.meta["baths"]``, heat positive into the system, NaN for a bath with an
-            undefined transition energy under heat="transition"):
+            With these fields (records are read as ``result[name]``, each with its standard
+            error ``result[name + "_stderr"]``; baths ordered as ``result.meta["baths"]``, heat
+            positive into the system, NaN for a bath with an undefined transition energy under
+            heat="transition"):
 
+            - ``times``: the segment boundaries (`boundary_times(n_cycles)`);
+            - ``mean``, ``stderr``: density matrix at the boundaries (None when
+              store_states=False);
             - "heat_segment" (n_cycles, S, nb), "work_segment" (n_cycles, S): per segment
               (work = that of the switch at the segment's end);
             - "heat_cycle" (n_cycles, nb), "work_cycle" (n_cycles,): per cycle;
