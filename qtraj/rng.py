@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, uint64
 
-__all__ = ["root_key", "stream_state", "seed_stream", "next_double", "next_exponential", "seed_info"]
+__all__ = ["root_key", "stream_state", "seed_stream", "next_double", "next_exponential",
+           "seed_info"]
 
 _GOLDEN = uint64(0x9E3779B97F4A7C15)
 _M1 = uint64(0xBF58476D1CE4E5B9)

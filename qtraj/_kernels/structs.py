@@ -13,9 +13,9 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = ["CSCStack", "Propagators", "Channels", "Mixture", "Accumulator", "KetScratch",
-           "JumpOutputs", "JumpSums", "CycleSpec", "CycleSums", "Collisions",
-           "CollisionOutputs", "CollisionSums", "DensityUnravelling", "JumpRecords", "new_ket_scratch", "REC_TRAJ", "REC_CYCLE",
-           "REC_SEGMENT", "REC_CHANNEL", "REC_BATH", "REC_TIME", "REC_HEAT",
+           "JumpOutputs", "JumpSums", "CycleSpec", "CycleSums", "Collisions", "CollisionOutputs",
+           "CollisionSums", "DensityUnravelling", "JumpRecords", "new_ket_scratch", "REC_TRAJ",
+           "REC_CYCLE", "REC_SEGMENT", "REC_CHANNEL", "REC_BATH", "REC_TIME", "REC_HEAT",
            "new_jump_records"]
 
 

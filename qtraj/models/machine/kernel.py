@@ -316,7 +316,8 @@ class MachineJob:
         d, K = self.propagators.lam.shape[1], self.channels.bath.shape[0]
         n_baths = int(self.channels.bath.max()) + 1
         _machine_block(self.propagators, self.channels, new_ket_scratch(d, K, n_baths),
-                       new_jump_records(0), new_line_scratch(self.n_machines, d, K), self.rate, self.anc_cum,
+                       new_jump_records(0), new_line_scratch(self.n_machines, d, K), self.rate,
+                       self.anc_cum,
                        self.anc_kets, self.cond0, self.Ublk, self.B, self.schmidt_last,
                        self.cum0, self.kets0, self.n_burn, self.n_rec, self.key, start, stop, ys)
         return ys
@@ -420,7 +421,8 @@ def make_job(machine, n_rec: int, n_burn: int, seed=0, n_machines: int = 1, stat
     centre[OUT] = rho_a[0, 0].real, rho_a[0, 1].real, rho_a[0, 1].imag
     pi = machine.steady_state()
     centre[PI] = np.concatenate([pi.real.ravel(), pi.imag.ravel()])
-    job = MachineJob(ki.propagators_of([L0]), ki.channels([L0]), float(machine.rate), _c(np.cumsum(p), float),
+    job = MachineJob(ki.propagators_of([L0]), ki.channels([L0]), float(machine.rate),
+                     _c(np.cumsum(p), float),
                      _c(A.T), _c(cond0), Ublk, B, bool(schmidt), cum0, _c(Q[:, k0].T),
                      int(n_machines), int(n_burn), int(n_rec), key, centre)
     return job, ss
