@@ -27,6 +27,7 @@ from ._kernels.structs import (REC_CHANNEL, REC_TIME, REC_TRAJ, Channels, JumpOu
                                Propagators, new_jump_records, new_ket_scratch)
 from .ensemble import RunOptions, run
 from .results import EnsembleResult
+from .linalg import KRYLOV_TOL
 from .rng import root_key, seed_info
 from .stats import count_mean_stderr
 from .validation import as_state, as_times
@@ -74,9 +75,9 @@ class JumpJob:
         while True:   # kept jumps: rerun the block with more room if the records overflow
             sums = ki.jump_sums(out, d, self.n_baths, K)
             records = new_jump_records(capacity)
-            nrec = jump_block(self.propagators, self.channels, self.initial, out, sums,
-                              new_ket_scratch(d, K, self.n_baths), records, self.key, start,
-                              stop)
+            ket = new_ket_scratch(d, K, self.n_baths, ki.krylov_dim(self.propagators))
+            nrec = jump_block(self.propagators, self.channels, self.initial, out, sums, ket,
+                              records, self.key, start, stop)
             if nrec >= 0:
                 break
             capacity *= 4
@@ -99,7 +100,8 @@ def mcsolve(model, state0, times, ntraj: int | None = None, seed=0, n_jobs: int 
             target_stderr: float | None = None, timeout: float | None = None,
             out=None, resume: bool = False, scheduler: str | None = None,
             checkpoint_every: float | None = None, heat: str = "transition", *,
-            target_rel_stderr: float | None = None) -> EnsembleResult:
+            target_rel_stderr: float | None = None, method: str = "auto",
+            krylov_tol: float = KRYLOV_TOL) -> EnsembleResult:
     """Quantum-jump (Monte Carlo wave-function) ensemble of a Lindblad model.
 
     Each trajectory starts from a ket drawn from `state0`, evolves under
@@ -123,6 +125,14 @@ def mcsolve(model, state0, times, ntraj: int | None = None, seed=0, n_jobs: int 
         the integral of Tr[H D_k(rho)] for every channel, also channels that are not
         eigenoperators of H (e.g. local dissipators); an unbiased estimator of the mean heat,
         not a physical per-jump energy.
+    method : {"auto", "eigen", "krylov"}
+        No-jump propagator (`qtraj.linalg.choose_propagator`): "eigen" (exact
+        eigen-decomposition of -i H_eff; refused for a (nearly) defective H_eff), "krylov"
+        (adaptive Krylov steps, each accurate to `krylov_tol` relative to the ket's norm; jump
+        times located inside a step), or "auto": eigen for d <= 256 and a well-conditioned
+        H_eff, Krylov otherwise.  ``result.meta["propagator"]`` says which was used.
+    krylov_tol : float
+        Tolerance of a Krylov step.
     ntraj, seed, n_jobs, backend, batch_size, progress, target_stderr, target_rel_stderr,
     timeout, out, resume, checkpoint_every, scheduler
         The run options of every qtraj solver (`qtraj.ensemble.RunOptions`).  The targets
@@ -182,7 +192,7 @@ def mcsolve(model, state0, times, ntraj: int | None = None, seed=0, n_jobs: int 
     if heat not in ("transition", "expected"):
         raise ValueError(f"heat must be 'transition' or 'expected', got {heat!r}")
     energies = model.channel_energies()
-    prop = ki.propagators_of([model])
+    prop = ki.propagators_of([model], method, krylov_tol)
     job = JumpJob(propagators=prop,
                   channels=ki.channels([model], state_heat=(heat == "expected")),
                   initial=ki.mixture(rho0),
@@ -191,7 +201,7 @@ def mcsolve(model, state0, times, ntraj: int | None = None, seed=0, n_jobs: int 
     return run(job, opts, target_fn=_targeted,
                to_result=lambda total, info: _to_result(
                    total, info, model, times, eops, ss, info["ntraj"], keep_jumps,
-                   heat == "expected", energies))
+                   heat == "expected", energies, ki.propagator_name(prop)))
 
 
 def _targeted(total: dict):
@@ -200,7 +210,7 @@ def _targeted(total: dict):
 
 
 def _to_result(total, info, model, times, eops, ss, ntraj, keep_jumps,
-               expected_heat=False, job_energies=None) -> EnsembleResult:
+               expected_heat=False, job_energies=None, propagator="eigen") -> EnsembleResult:
     n = ntraj
     cmean, cse = count_mean_stderr(total["counts"], total["counts_sq"], n)
     records = {"jump_counts": cmean, "jump_counts_stderr": cse}
@@ -229,7 +239,8 @@ def _to_result(total, info, model, times, eops, ss, ntraj, keep_jumps,
         ints, floats = total["jumps"]
         records.update({"jump_traj": ints[REC_TRAJ], "jump_channel": ints[REC_CHANNEL],
                         "jump_time": floats[REC_TIME]})
-    meta = dict(info, solver="mcsolve", heat="expected" if expected_heat else "transition",
+    meta = dict(info, solver="mcsolve", propagator=propagator,
+                heat="expected" if expected_heat else "transition",
                 baths=list(model.baths), channels=[c.name or f"{c.bath}:{k}" for k, c in
                                                   enumerate(model.channels)])
     return EnsembleResult(times=times, mean=mean, stderr=stderr, ntraj=n, seed=seed_info(ss),

@@ -13,10 +13,11 @@ import numpy as np
 
 from ._kernels.structs import (Accumulator, Channels, CSCStack, JumpOutputs, JumpSums, Mixture,
                                Propagators)
-from .linalg import EigenPropagator, csc_stack, initial_mixture, no_jump_propagator
+from .linalg import (KRYLOV_DIM, KRYLOV_TOL, EigenPropagator, KrylovPropagator,
+                     choose_propagator, csc_stack, initial_mixture)
 from .stats import Moments, shifted_moments
 
-__all__ = ["propagators", "propagators_of", "channels", "mixture", "accumulator", "moments",
+__all__ = ["propagators", "propagators_of", "propagator_name", "krylov_dim", "channels", "mixture", "accumulator", "moments",
            "jump_outputs", "jump_sums", "as_eops"]
 
 
@@ -24,20 +25,45 @@ def _stack(As, tol: float = 0.0, dim: int | None = None) -> CSCStack:
     return CSCStack(*csc_stack(As, tol, dim))
 
 
-def propagators(parts: Sequence[EigenPropagator]) -> Propagators:
-    """Stack the no-jump propagators of S segments (S = 1 for a constant model)."""
+def propagators(parts: Sequence[EigenPropagator | KrylovPropagator]) -> Propagators:
+    """Stack the no-jump propagators of S segments (S = 1 for a constant model).  A Krylov
+    segment carries its ket as itself: zero eigenvalues and identity eigenvectors there."""
+    d = (parts[0].lam if isinstance(parts[0], EigenPropagator) else parts[0].A).shape[0]
+    eye = np.eye(d, dtype=complex)
+    zero = np.zeros((d, d), dtype=complex)
+    eig = [isinstance(p, EigenPropagator) for p in parts]
     return Propagators(
-        lam=np.ascontiguousarray([p.lam for p in parts], dtype=complex),
-        V=_stack([p.V for p in parts], 1e-15),
-        Vinv=_stack([p.Vinv for p in parts], 1e-15),
-        gram=np.ascontiguousarray([p.gram for p in parts], dtype=complex),
-        normal=np.array([p.normal for p in parts], dtype=np.bool_),
-        diagonal=np.array([p.diagonal for p in parts], dtype=np.bool_))
+        lam=np.ascontiguousarray([p.lam if e else np.zeros(d) for p, e in zip(parts, eig)],
+                                 dtype=complex),
+        V=_stack([p.V if e else eye for p, e in zip(parts, eig)], 1e-15),
+        Vinv=_stack([p.Vinv if e else eye for p, e in zip(parts, eig)], 1e-15),
+        gram=np.ascontiguousarray([p.gram if e else eye for p, e in zip(parts, eig)],
+                                  dtype=complex),
+        normal=np.array([p.normal if e else True for p, e in zip(parts, eig)], dtype=np.bool_),
+        diagonal=np.array([p.diagonal if e else True for p, e in zip(parts, eig)],
+                          dtype=np.bool_),
+        krylov=np.array([not e for e in eig], dtype=np.bool_),
+        A=_stack([zero if e else p.A for p, e in zip(parts, eig)], dim=d),
+        krylov_tol=np.array([0.0 if e else p.tol for p, e in zip(parts, eig)], dtype=float))
 
 
-def propagators_of(models: Sequence) -> Propagators:
-    """`propagators` of the effective Hamiltonians of a sequence of `Lindblad` models."""
-    return propagators([no_jump_propagator(m.effective_hamiltonian()) for m in models])
+def propagators_of(models: Sequence, method: str = "auto", tol: float = KRYLOV_TOL
+                   ) -> Propagators:
+    """`propagators` of the effective Hamiltonians of a sequence of `Lindblad` models (see
+    `qtraj.linalg.choose_propagator` for `method` and `tol`)."""
+    return propagators([choose_propagator(m.effective_hamiltonian(), method, tol)
+                        for m in models])
+
+
+def propagator_name(prop: Propagators) -> str:
+    """"eigen", "krylov" or "eigen+krylov" (a protocol with both kinds of segment)."""
+    kinds = {bool(k) for k in prop.krylov}
+    return "eigen+krylov" if len(kinds) == 2 else ("krylov" if True in kinds else "eigen")
+
+
+def krylov_dim(prop: Propagators) -> int:
+    """Dimension of the Krylov spaces the kernels' scratch must hold (0 without Krylov)."""
+    return min(KRYLOV_DIM, prop.lam.shape[1]) if bool(np.any(prop.krylov)) else 0
 
 
 def channels(models: Sequence, baths: Sequence[str] | None = None,

@@ -22,7 +22,18 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 __all__ = ["COND_LIMIT", "DefectiveMatrix", "diagonalise", "EigenPropagator",
-           "no_jump_propagator", "csc", "csc_stack", "initial_mixture", "is_normal", "null_space"]
+           "no_jump_propagator", "KrylovPropagator", "krylov_propagator", "choose_propagator",
+           "PROPAGATOR_METHODS", "EIGEN_MAX_DIM", "KRYLOV_DIM", "KRYLOV_TOL", "csc", "csc_stack",
+           "initial_mixture", "is_normal", "null_space"]
+
+#: methods of `choose_propagator`
+PROPAGATOR_METHODS = ("auto", "eigen", "krylov")
+#: largest dimension for which method="auto" uses the eigen-decomposition (dense, O(d^3) once)
+EIGEN_MAX_DIM = 256
+#: dimension of the Krylov spaces of the Krylov propagator (at most d)
+KRYLOV_DIM = 30
+#: default tolerance of a Krylov step (error of the ket relative to its norm)
+KRYLOV_TOL = 1e-10
 
 #: condition number of the eigenvector matrix above which a matrix counts as defective
 COND_LIMIT = 1e6
@@ -157,6 +168,91 @@ def no_jump_propagator(H_eff: np.ndarray) -> EigenPropagator:
     G = np.eye(d, dtype=complex) if normal else V.conj().T @ V
     return EigenPropagator(lam, np.ascontiguousarray(V), np.ascontiguousarray(Vinv),
                            np.ascontiguousarray(G), bool(normal), bool(diagonal))
+
+
+@dataclass(frozen=True, eq=False)
+class KrylovPropagator:
+    """No-jump propagator by adaptive Krylov steps (Arnoldi) of A = -i H_eff, for large,
+    sparse or (nearly) defective H_eff.
+
+    Attributes
+    ----------
+    A : (d, d) array, -i H_eff
+    tol : float, largest error of one step, relative to the norm of the ket (the jump time is
+        then located to within about this relative accuracy)
+    """
+
+    A: np.ndarray
+    tol: float
+
+
+def krylov_propagator(H_eff: np.ndarray, tol: float = KRYLOV_TOL) -> KrylovPropagator:
+    """The Krylov no-jump propagator of H_eff (see `KrylovPropagator`).
+
+    Parameters
+    ----------
+    H_eff : (d, d) array
+    tol : float in (0, 1e-3]
+
+    Returns
+    -------
+    KrylovPropagator
+
+    Raises
+    ------
+    ValueError
+        If tol is not in (0, 1e-3].
+
+    Examples
+    --------
+    >>> krylov_propagator(np.diag([0.0, -0.5j])).tol
+    1e-10
+    """
+    tol = float(tol)
+    if not (0.0 < tol <= 1e-3):
+        raise ValueError(f"tol must be in (0, 1e-3], got {tol!r}")
+    return KrylovPropagator(-1j * np.asarray(H_eff, dtype=complex), tol)
+
+
+def choose_propagator(H_eff: np.ndarray, method: str = "auto", tol: float = KRYLOV_TOL):
+    """The no-jump propagator of H_eff: `EigenPropagator` or `KrylovPropagator`.
+
+    Parameters
+    ----------
+    H_eff : (d, d) array
+    method : {"auto", "eigen", "krylov"}
+        "eigen": exact eigen-decomposition (refused for a (nearly) defective H_eff); "krylov":
+        adaptive Krylov steps to tolerance `tol`; "auto": eigen when d <= EIGEN_MAX_DIM and
+        H_eff is well conditioned, Krylov otherwise (never a refusal).
+    tol : float
+        Tolerance of the Krylov steps.
+
+    Returns
+    -------
+    EigenPropagator or KrylovPropagator
+
+    Raises
+    ------
+    ValueError
+        For an unknown method, or method="eigen" with a (nearly) defective H_eff.
+
+    Examples
+    --------
+    >>> H = np.array([[0, 0.25], [0.25, -0.5j]])        # an exceptional point
+    >>> type(choose_propagator(H)).__name__
+    'KrylovPropagator'
+    """
+    if method not in PROPAGATOR_METHODS:
+        raise ValueError(f"method must be one of {PROPAGATOR_METHODS}, got {method!r}")
+    d = np.asarray(H_eff).shape[0]
+    if method == "krylov" or (method == "auto" and d > EIGEN_MAX_DIM):
+        return krylov_propagator(H_eff, tol)
+    try:
+        return no_jump_propagator(H_eff)
+    except ValueError:
+        if method == "eigen":
+            raise
+        return krylov_propagator(H_eff, tol)
 
 
 def csc(A: np.ndarray, tol: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

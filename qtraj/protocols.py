@@ -432,8 +432,9 @@ class ProtocolJob:
                              pairs=ki.accumulator((nb + 1, nb + 1)),
                              counts=np.zeros(K, np.int64), counts_sq=np.zeros(K, np.int64))
             records = new_jump_records(capacity)
+            ket = new_ket_scratch(d, K, nb + 1, ki.krylov_dim(self.propagators))
             nrec = protocol_block(self.propagators, self.channels, self.initial, spec, sums,
-                                  new_ket_scratch(d, K, nb + 1), records, self.key, start, stop)
+                                  ket, records, self.key, start, stop)
             if nrec >= 0:
                 break
             capacity *= 4

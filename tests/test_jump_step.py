@@ -57,8 +57,8 @@ def _drive(prop, chans, init, seed, times):
     _, key = root_key(seed)
     cap = 100000
     tr, ch, tm = np.zeros(cap, np.int64), np.zeros(cap, np.int64), np.zeros(cap)
-    n = _jumps_of(prop, chans, init, new_ket_scratch(prop.lam.shape[1], chans.bath.shape[0]),
-                  key, np.asarray(times, float), NTRAJ, tr, ch, tm)
+    ket = new_ket_scratch(prop.lam.shape[1], chans.bath.shape[0], 1, ki.krylov_dim(prop))
+    n = _jumps_of(prop, chans, init, ket, key, np.asarray(times, float), NTRAJ, tr, ch, tm)
     return tr[:n], ch[:n], tm[:n]
 
 

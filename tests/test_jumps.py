@@ -122,13 +122,15 @@ def test_bad_input_raises(kwargs, err, msg):
         qt.mcsolve(L, **args)
 
 
-def test_defective_effective_hamiltonian_is_refused():
+def test_defective_effective_hamiltonian_is_refused_by_the_eigen_method_only():
     # driven, damped qubit at its exceptional point: H_eff is a Jordan block
     g = 1.0
     H = (g / 4) * op.sigma_x()
     L = qt.Lindblad(H, [qt.Channel(op.sigma_minus(), g)])
     with pytest.raises(ValueError, match="defective"):
-        qt.mcsolve(L, op.basis(2, 1), [0, 1], ntraj=4, progress=False)
+        qt.mcsolve(L, op.basis(2, 1), [0, 1], ntraj=4, progress=False, method="eigen")
+    res = qt.mcsolve(L, op.basis(2, 1), [0, 1], ntraj=4, progress=False)   # auto: Krylov
+    assert res.meta["propagator"] == "krylov"
 
 
 def test_heat_counted_from_jumps_matches_integrated_heat_current():

@@ -24,6 +24,7 @@ import math
 from numba import njit
 
 from ..rng import next_double, next_open
+from .krylov import krylov_evolve
 from .primitives import (coefficient_norm, csc_matvec, expected_jump_energy, jump_time,
                          norm_and_slope, norm_normal, sample_index)
 from .structs import (REC_BATH, REC_CHANNEL, REC_CYCLE, REC_HEAT, REC_SEGMENT, REC_TIME,
@@ -96,15 +97,21 @@ def jump_step(prop, chans, s, st, ket, tref, r, t_stop, factors, row):
     k0 = chans.first[s]
     k1 = chans.first[s + 1]
     # without channels no jump can happen: always compute c(t_stop) (threshold -1)
-    n = no_jump_norm(prop, s, ket.c, t_stop - tref, r if k1 > k0 else -1.0, ket.work, factors,
-                     row)
-    if n > r or k1 == k0:
-        return -1, t_stop, n, r, 0.0
+    r_eff = r if k1 > k0 else -1.0
+    if prop.krylov[s]:
+        tj, nj, crossed = krylov_evolve(prop, s, ket.c, tref, r_eff, t_stop, ket.work,
+                                        ket.basis, ket.hess, ket.small)
+        if not crossed:
+            return -1, t_stop, nj, r, 0.0
+    else:
+        n = no_jump_norm(prop, s, ket.c, t_stop - tref, r_eff, ket.work, factors, row)
+        if n > r or k1 == k0:
+            return -1, t_stop, n, r, 0.0
+        tj = jump_time(prop, s, ket.c, r, tref, t_stop, tref, ket.work)
+        nj = norm_and_slope(prop, s, ket.c, tj - tref, ket.work)[0]
     psi = ket.psi
     tmp = ket.tmp
     d = psi.shape[0]
-    tj = jump_time(prop, s, ket.c, r, tref, t_stop, tref, ket.work)
-    nj = norm_and_slope(prop, s, ket.c, tj - tref, ket.work)[0]
     coefficients_to_ket(prop, s, ket.work, psi)
     scale = 1.0 / math.sqrt(nj)
     for i in range(d):

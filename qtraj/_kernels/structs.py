@@ -42,6 +42,10 @@ class Propagators(NamedTuple):
     gram: np.ndarray        # (S, d, d) G = V^dag V (identity where normal)
     normal: np.ndarray      # (S,) bool: H_eff normal, V unitary, G = 1
     diagonal: np.ndarray    # (S,) bool: V = identity, coefficients are the ket itself
+    krylov: np.ndarray      # (S,) bool: segment s uses the Krylov propagator (`krylov.py`)
+                            # instead (then lam = 0, V = 1 and the ket is carried as itself)
+    A: CSCStack             # S matrices -i H_eff (Krylov segments; empty for the others)
+    krylov_tol: np.ndarray  # (S,) tolerance of the Krylov steps (relative to the ket's norm)
 
 
 class Channels(NamedTuple):
@@ -87,6 +91,9 @@ class KetScratch(NamedTuple):
     tally: np.ndarray       # (3, m) float per-trajectory running totals (heat, work, ...)
     stream: np.ndarray      # (4,) uint64 state of the trajectory's random stream
     no_factors: np.ndarray  # (0, d) complex: "no precomputed exponentials" for `jump_step`
+    basis: np.ndarray       # (m + 1, d) complex Krylov basis (m = 0 without Krylov segments)
+    hess: np.ndarray        # (m + 1, m) complex Hessenberg matrix
+    small: np.ndarray       # (3, m + 1) complex work vectors in the Krylov space
 
 
 class JumpOutputs(NamedTuple):
@@ -111,12 +118,16 @@ class JumpSums(NamedTuple):
     counts_sq: np.ndarray     # (K,) int64 sum of squared per-trajectory counts
 
 
-def new_ket_scratch(d: int, n_channels: int, n_tally: int = 1) -> KetScratch:
-    """Work arrays for a d-dimensional ket, n_channels channels and n_tally running totals."""
+def new_ket_scratch(d: int, n_channels: int, n_tally: int = 1, krylov_dim: int = 0) -> KetScratch:
+    """Work arrays for a d-dimensional ket, n_channels channels, n_tally running totals and
+    Krylov spaces of dimension krylov_dim (0: no Krylov segments)."""
+    m = int(krylov_dim)
     return KetScratch(*(np.zeros(d, np.complex128) for _ in range(6)),
                       np.zeros(max(n_channels, 1)), np.zeros(max(n_channels, 1), np.int64),
                       np.zeros((3, max(n_tally, 1))), np.zeros(4, np.uint64),
-                      np.zeros((0, d), np.complex128))
+                      np.zeros((0, d), np.complex128), np.zeros((m + 1, d), np.complex128),
+                      np.zeros((m + 1, max(m, 1)), np.complex128),
+                      np.zeros((3, m + 1), np.complex128))
 
 
 #: rows of `JumpRecords.ints`

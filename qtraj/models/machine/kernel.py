@@ -315,9 +315,9 @@ class MachineJob:
         ys = np.zeros((stop - start, self.n_machines, self.centre.shape[0]))
         d, K = self.propagators.lam.shape[1], self.channels.bath.shape[0]
         n_baths = int(self.channels.bath.max()) + 1
-        _machine_block(self.propagators, self.channels, new_ket_scratch(d, K, n_baths),
-                       new_jump_records(0), new_line_scratch(self.n_machines, d, K), self.rate,
-                       self.anc_cum,
+        ket = new_ket_scratch(d, K, n_baths, ki.krylov_dim(self.propagators))
+        _machine_block(self.propagators, self.channels, ket, new_jump_records(0),
+                       new_line_scratch(self.n_machines, d, K), self.rate, self.anc_cum,
                        self.anc_kets, self.cond0, self.Ublk, self.B, self.schmidt_last,
                        self.cum0, self.kets0, self.n_burn, self.n_rec, self.key, start, stop, ys)
         return ys
