@@ -324,6 +324,21 @@ def test_protocol_variance_with_thermalising_strokes_is_that_of_one_cycle():
     assert pk @ v ** 2 - (pk @ v) ** 2 == pytest.approx(3 * var1, rel=1e-8)
 
 
+def test_protocol_cumulants_are_the_growth_of_the_exact_finite_time_cumulants():
+    # strokes too short to thermalise: cycles are correlated; the variance over K cycles from
+    # the exact distribution grows by the per-cycle variance once the correlations are spent
+    fr = OttoRefrigerator(omega_b=1.5, beta_h=0.1, tau_c=1.0, tau_h=0.7)
+    P = fr.protocol()
+    rho = P.periodic_state()
+    mom = []
+    for K in (10, 20):       # the net cold-bath count of K cycles lies in [-K, K]
+        v, p = exact_heat_distribution(P, rho, K * P.period, "cold", n_max=K + 1)
+        mom.append((p @ v, p @ v ** 2 - (p @ v) ** 2))
+    c = heat_cumulants(P, "cold")
+    assert (mom[1][0] - mom[0][0]) / 10 == pytest.approx(c["mean"] * P.period, rel=1e-10)
+    assert (mom[1][1] - mom[0][1]) / 10 == pytest.approx(c["variance"] * P.period, rel=1e-8)
+
+
 # --------------------------------------------------------------------------- uncertainty
 def test_uncertainty_ratio_of_classical_steady_states_is_at_least_two():
     rng = np.random.default_rng(4)
