@@ -7,7 +7,7 @@ averages are checked against deterministic master-equation solutions of the same
 from .lindblad import Channel, Lindblad, vec, unvec, DetailedBalanceError
 from .deterministic import mesolve, steady_state, heat_currents, NonUniqueSteadyState
 from .thermodynamics import entropy_production_rate, entropy_production, integrated_heat
-from . import operators, measures
+from . import operators, measures, counting
 from .results import EnsembleResult, load
 from .jumps import mcsolve
 from .collisions import CollisionModel
@@ -18,5 +18,5 @@ __all__ = [
     "Channel", "Lindblad", "vec", "unvec", "mesolve", "steady_state", "heat_currents",
     "NonUniqueSteadyState", "operators", "measures", "EnsembleResult", "load", "mcsolve",
     "CollisionModel", "DetailedBalanceError", "entropy_production_rate", "entropy_production",
-    "integrated_heat",
+    "integrated_heat", "counting",
 ]

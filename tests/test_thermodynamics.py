@@ -246,6 +246,7 @@ def test_integrated_heat_is_exact_and_the_sparse_path_agrees(monkeypatch):
 
 # --------------------------------------------------------------------------- tilting
 def test_one_tilted_generator_for_heat_and_entropy():
+    assert qt.counting.entropy_flow_scgf is entropy_flow_scgf        # qt.counting is public
     L = thermal_qubit()
     tg = TiltedGenerator(L, np.zeros(len(L.channels)))
     assert np.array_equal(tg(0.3), L.liouvillian())
