@@ -113,7 +113,8 @@ class OttoRefrigerator:
         s = np.tanh(beta * omega / 2)
         H = np.diag([omega, 2 * omega]).astype(complex)
         return Lindblad(H, [Channel(sigma_minus(), gamma * (1 + s), bath, name=f"{bath}-"),
-                            Channel(sigma_plus(), gamma * (1 - s), bath, name=f"{bath}+")])
+                            Channel(sigma_plus(), gamma * (1 - s), bath, name=f"{bath}+")],
+                        temperatures={bath: 1 / beta})
 
     def protocol(self) -> Protocol:
         """Cold isochore, compression adiabat, hot isochore, expansion adiabat."""

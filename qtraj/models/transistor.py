@@ -150,7 +150,8 @@ class Transistor:
     # ------------------------------------------------------------------ models
     def lindblad(self) -> Lindblad:
         """The Lindblad model (lindblad reading), channels tagged E, C, B with their transition
-        energies (emitter eps1, collector eps2, base omega, dephasing 0)."""
+        energies (emitter eps1, collector eps2, base omega, dephasing 0) and the bath
+        temperatures T_E, T_C, T_B (each bath satisfies local detailed balance)."""
         if self.reading != "lindblad":
             raise ValueError("the paper reading (Eq. A.4 with Appendix C) is not a Lindblad "
                              "model: it is not trace preserving")
@@ -164,7 +165,8 @@ class Transistor:
               Channel(tz, self.gamma0 * c2, "B", 0.0, "Bz"),
               Channel(tm, self.gamma_B * s2 * (nB + 1), "B", -w, "B-"),
               Channel(tm.conj().T, self.gamma_B * s2 * nB, "B", w, "B+")]
-        return Lindblad(self.hamiltonian(), ch)
+        return Lindblad(self.hamiltonian(), ch,
+                        temperatures={"E": self.T_E, "C": self.T_C, "B": self.T_B})
 
     def rate_matrix(self, n_B: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(M, b) of Eq. (A.4), d/dt x = -M x + b, x = (rho11 - rho22, rho11 + rho22, Re rho12,
