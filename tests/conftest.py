@@ -8,6 +8,12 @@ CI.  Set HYPOTHESIS_PROFILE=explore to search new random examples locally.
 
 import os
 
+# One BLAS thread (set before numpy is imported): the tests' matrices are small, and BLAS
+# threads competing for two cores made small SVDs and LUs up to 10x slower.  The solvers'
+# parallelism is n_jobs, not BLAS.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 # re-exported for tests written before helpers.py existed (new code: import from helpers)
 from helpers import random_lindblad, two_atom_model  # noqa: F401
 
