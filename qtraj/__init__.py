@@ -5,8 +5,11 @@ averages are checked against deterministic master-equation solutions of the same
 """
 
 from .lindblad import Channel, Lindblad, vec, unvec
-from .deterministic import mesolve, steady_state, heat_currents, NonUniqueSteadyState
-from . import operators, measures
+from .deterministic import mesolve, propagate, steady_state, heat_currents, NonUniqueSteadyState
+from .correlations import (correlation_2op_1t, correlation_2op_2t, correlation_3op_1t,
+                           correlation_3op_2t, coherence_function_g1, coherence_function_g2,
+                           spectrum)
+from . import operators, measures, counting
 from .results import EnsembleResult, load
 from .jumps import mcsolve
 from .collisions import CollisionModel
@@ -14,7 +17,9 @@ from .collisions import CollisionModel
 __version__ = "0.1.0"
 
 __all__ = [
-    "Channel", "Lindblad", "vec", "unvec", "mesolve", "steady_state", "heat_currents",
-    "NonUniqueSteadyState", "operators", "measures", "EnsembleResult", "load", "mcsolve",
+    "Channel", "Lindblad", "vec", "unvec", "mesolve", "propagate", "steady_state",
+    "heat_currents", "correlation_2op_1t", "correlation_2op_2t", "correlation_3op_1t",
+    "correlation_3op_2t", "coherence_function_g1", "coherence_function_g2", "spectrum",
+    "NonUniqueSteadyState", "operators", "measures", "counting", "EnsembleResult", "load", "mcsolve",
     "CollisionModel",
 ]
