@@ -37,7 +37,11 @@ peak at omega = 0, reported separately; the incoherent part is what QuTiP's `spe
 
     [[i omega - L, R], [Lf^dag, 0]] [x, y] = [Q u, 0],
 
-R and Lf the right and left null vectors of L, which is non-singular also at omega = 0.
+R and Lf the right and left null vectors of L, which is non-singular also at omega = 0 (sparse
+LU per frequency for large spaces).  Small spaces (Liouville dimension <= DENSE_SOLVE_LIMIT) use
+one Schur form L = Z T Z^dag with the kernel eigenvalues ordered first: one triangular solve per
+frequency on the damped block, the kernel block fixed by P0 x = 0 (a dense bordered LU per
+frequency if the eigenvalues near 0 are not exactly the kernel's).
 Requirement: L has no purely imaginary eigenvalues other than 0 on the sectors u touches
 (undamped oscillations would put further delta peaks into the spectrum).
 """
@@ -389,6 +393,34 @@ def coherence_function_g2(model, state0, taus, a_op):
 
 
 # --------------------------------------------------------------------------- spectrum
+def _schur_spectrum(Ld, R, Lf, Qu, arow, w):
+    """2 Re a.(i w - L)^-1 Q u for all w from one Schur form L = Z T Z^H (small spaces).
+
+    The k kernel eigenvalues are ordered first; the damped block T22 gives x2 by one
+    triangular solve per frequency, and x1 follows from P0 x = 0 (Lf^H Z x = 0), which also
+    holds at w = 0.  None if the eigenvalues near 0 are not exactly the k kernel ones."""
+    k = R.shape[1]
+    scale = max(float(np.abs(Ld).sum(axis=0).max()), 1e-300)
+    T, Z, sdim = sla.schur(Ld, output="complex", sort=lambda z: abs(z) <= 1e-8 * scale)
+    if sdim != k or np.min(np.abs(np.diag(T)[k:]), initial=np.inf) < 1e-6 * scale:
+        return None
+    y2 = (Z.conj().T @ Qu)[k:]
+    c = arow @ Z
+    G = c[k:]
+    if k:
+        M = Lf.conj().T @ Z
+        G = G - c[:k] @ np.linalg.solve(M[:, :k], M[:, k:])
+    T22 = T[k:, k:]
+    idx = np.arange(T22.shape[0])
+    out = np.empty(w.size)
+    A = -T22
+    d0 = A[idx, idx].copy()
+    for j, om in enumerate(w):
+        A[idx, idx] = d0 + 1j * om
+        out[j] = 2 * (G @ sla.solve_triangular(A, y2)).real
+    return out
+
+
 class Spectrum(NamedTuple):
     """A spectrum split into its parts: S(omega) = incoherent(omega) + 2 pi W delta(omega)."""
 
@@ -472,6 +504,9 @@ def spectrum(model, omegas, a_op, b_op, state0=None) -> Spectrum:
     Lr = model.liouvillian(sparse=True)[idx][:, idx]
     out = np.empty(w.size)
     if n + k <= DENSE_SOLVE_LIMIT:
+        S = _schur_spectrum(Lr.toarray(), R, Lf, u - P0u, arow, w)
+        if S is not None:
+            return Spectrum(S, W)
         M = np.zeros((n + k, n + k), dtype=complex)
         M[:n, :n] = -Lr.toarray()
         M[:n, n:] = R
