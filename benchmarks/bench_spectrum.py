@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Benchmark qtraj.spectrum against qutip.spectrum (QuTiP 5) on a driven Jaynes-Cummings model.
 
-    python benchmarks/bench_spectrum.py            # cutoff 30, 400 frequencies -> results/spectrum.json
-    python benchmarks/bench_spectrum.py --quick    # cutoff 10, 100 frequencies -> results/spectrum_quick.json
+    python benchmarks/bench_spectrum.py          # cutoff 30, 400 omegas -> results/spectrum.json
+    python benchmarks/bench_spectrum.py --quick  # cutoff 10, 100 omegas -> results/spectrum_quick.json
 
 Model (numpy arrays handed to both codes): atom (x) mode with `cutoff` Fock states,
 H = dc a^dag a + da s^+ s^- + g (a^dag s^- + a s^+) + E (a + a^dag) (driven cavity, rotating

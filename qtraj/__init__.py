@@ -20,6 +20,6 @@ __all__ = [
     "Channel", "Lindblad", "vec", "unvec", "mesolve", "propagate", "steady_state",
     "heat_currents", "correlation_2op_1t", "correlation_2op_2t", "correlation_3op_1t",
     "correlation_3op_2t", "coherence_function_g1", "coherence_function_g2", "spectrum",
-    "NonUniqueSteadyState", "operators", "measures", "counting", "EnsembleResult", "load", "mcsolve",
-    "CollisionModel",
+    "NonUniqueSteadyState", "operators", "measures", "counting", "EnsembleResult", "load",
+    "mcsolve", "CollisionModel",
 ]

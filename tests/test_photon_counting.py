@@ -10,8 +10,8 @@ import pytest
 import qtraj as qt
 from qtraj import counting
 from qtraj import operators as op
-from qtraj.counting import (g2_from_clicks, mandel_q, mandel_q_from_clicks, waiting_time_distribution,
-                            waiting_time_histogram, waiting_times)
+from qtraj.counting import (g2_from_clicks, mandel_q, mandel_q_from_clicks,
+                            waiting_time_distribution, waiting_time_histogram, waiting_times)
 
 from helpers import assert_consistent, assert_stderr_scaling
 

@@ -77,3 +77,9 @@ def test_no_p_averaged_classical_field_is_antibunched():
         ql.p_averaged_g2(ql.fock(2))
     with pytest.raises(ValueError, match="non-negative"):
         ql.classical_g2([0.5, -0.1], [1.0, 2.0])
+
+
+def test_quantum_light_docstring_examples_run():
+    import doctest
+    res = doctest.testmod(ql, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert res.failed == 0 and res.attempted > 0

@@ -358,12 +358,43 @@ def converged_n_max(fun, n_start=10, step=10, tol=1e-10, n_limit=400):
 
 # --------------------------------------------------------------------------- photon statistics
 def mode_operator(n_max: int) -> np.ndarray:
-    """The mode's annihilation operator on the joint space C^2 (x) C^{n_max+1}."""
+    """The mode's annihilation operator on the joint space C^2 (x) C^{n_max+1}.
+
+    Parameters
+    ----------
+    n_max : int
+        Fock cutoff of the mode.
+
+    Returns
+    -------
+    (2 (n_max + 1), 2 (n_max + 1)) complex ndarray
+
+    Examples
+    --------
+    >>> mode_operator(3).shape
+    (8, 8)
+    """
     return np.kron(np.eye(2), _mode_ops(n_max)[0])
 
 
 def photon_statistics(field: FieldState, n_max: int) -> tuple[float, float, float]:
     """(nbar, g2(0), Mandel Q) of the truncated field state (exact for the truncated density).
+
+    Parameters
+    ----------
+    field : FieldState
+    n_max : int
+        Fock cutoff.
+
+    Returns
+    -------
+    nbar, g2_0, Q : float
+        <n>, <a^dag^2 a^2> / <n>^2 and (<n^2> - <n>^2 - <n>) / <n> = nbar (g2_0 - 1).
+
+    Raises
+    ------
+    ValueError
+        If the field has no photons.
 
     Examples
     --------
@@ -385,6 +416,27 @@ def field_g2(g: float, t: float, field: FieldState, n_max: int, gamma: float = 0
     """g2(0) = <a^dag^2 a^2> / <a^dag a>^2 of the mode at time t of the atom-mode evolution
     (`jc_model`) from the atom in |atom> and the field `field`.
 
+    Parameters
+    ----------
+    g, t : float
+        Coupling and interaction time.
+    field : FieldState
+    n_max : int
+        Fock cutoff.
+    gamma, kappa : float
+        Atomic decay and cavity loss rates.
+    atom : int
+        Initial atomic level (0 = ground).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If the mode has no photons at time t.
+
     Examples
     --------
     >>> round(field_g2(0.0, 1.0, thermal(0.5), 40), 9)   # no coupling: thermal stays 2
@@ -405,6 +457,28 @@ def cavity_g2(g: float, field: FieldState, n_max: int, taus, gamma: float = 0.0,
     """Normalised g2(tau) = <a^dag(0) a^dag a(tau) a(0)> / (n(0) n(tau)) of the mode, from the
     initial product state at time 0 (quantum regression, `qtraj.coherence_function_g2`).
 
+    Parameters
+    ----------
+    g : float
+        Coupling.
+    field : FieldState
+    n_max : int
+    taus : 1-d array_like
+        Non-decreasing delays >= 0.
+    gamma, kappa : float
+        Atomic decay and cavity loss rates.
+    atom : int
+        Initial atomic level.
+
+    Returns
+    -------
+    (len(taus),) ndarray
+
+    Raises
+    ------
+    ValueError
+        If the mode has no photons (g2 undefined).
+
     Examples
     --------
     Pure cavity loss keeps the photon statistics: g2(tau) = g2(0) for every field.
@@ -421,6 +495,20 @@ def cavity_g2(g: float, field: FieldState, n_max: int, taus, gamma: float = 0.0,
 def classical_g2(weights, betas) -> float:
     """g2(0) of a P-averaged classical field with a discrete P: the field has amplitude
     betas[k] with probability weights[k] (>= 0), so g2 = <|beta|^4> / <|beta|^2>^2 >= 1.
+
+    Parameters
+    ----------
+    weights : 1-d array_like of float >= 0
+    betas : 1-d array_like of complex, one amplitude per weight
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        For negative or mismatched weights, or zero intensity.
 
     Examples
     --------
@@ -442,6 +530,22 @@ def p_averaged_g2(field: FieldState, n_quad: int = 80) -> float:
     """g2(0) of the P-averaged classical model of a field (coherent: 1; thermal: 2 by
     Gauss-Laguerre quadrature of the exponential P).  Refuses a Fock state, whose P is not a
     probability density.
+
+    Parameters
+    ----------
+    field : FieldState
+        Coherent or thermal.
+    n_quad : int
+        Gauss-Laguerre nodes for the thermal average.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        For a Fock state.
 
     Examples
     --------
