@@ -195,7 +195,7 @@ def test_spectrum_of_a_damped_cavity():
 
 def test_coherent_drive_has_a_coherent_spectrum():
     """Driven damped cavity: a coherent state, g2 = 1, all power in the delta peak."""
-    d, delta, E, kappa = 14, 0.4, 0.5, 1.0
+    d, delta, E, kappa = 10, 0.4, 0.25, 1.0
     a = op.destroy(d)
     L = qt.Lindblad(delta * a.conj().T @ a + E * (a + a.conj().T), [qt.Channel(a, kappa)])
     alpha = -1j * E / (kappa / 2 + 1j * delta)
