@@ -161,3 +161,28 @@ def test_click_estimator_errors(runs):
 def test_counting_docstring_examples_run():
     res = doctest.testmod(counting, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert res.failed == 0 and res.attempted > 0
+
+
+def test_clicks_of_one_channel_among_several():
+    """Thermal qubit: emission clicks (channel "emit") while absorptions (not counted) also
+    happen.  After an emission the atom must absorb (rate u) and then emit (rate e):
+    w(tau) = u e / (e - u) (e^{-u tau} - e^{-e tau}); clicks from records agree."""
+    e, u = 1.0, 0.4
+    L = qt.Lindblad(0.5 * op.sigma_z(), [qt.Channel(op.sigma_plus(), u, name="absorb"),
+                                         qt.Channel(op.sigma_minus(), e, name="emit")])
+    tau = np.linspace(0, 10, 21)
+    exact_w = u * e / (e - u) * (np.exp(-u * tau) - np.exp(-e * tau))
+    np.testing.assert_allclose(waiting_time_distribution(L, "emit", tau), exact_w, atol=1e-12)
+    res = qt.mcsolve(L, qt.steady_state(L), [0.0, 60.0], 300, seed=3, keep_jumps=True,
+                     store_states=False, progress=False)
+    edges = np.linspace(0, 8, 9)
+    _, w, se = waiting_time_histogram(res, "emit", edges, t_start=5.0)
+    exact = bin_average(lambda t: u * e / (e - u) * (np.exp(-u * t) - np.exp(-e * t)),
+                        edges, 55.0)
+    assert_consistent(w, se, exact, name="w(emit)")
+    Lk = np.sqrt(e) * op.sigma_minus()
+    _, g2, se = g2_from_clicks(res, 1, edges, t_start=5.0)
+    exact = bin_average(lambda t: qt.coherence_function_g2(L, None, t, Lk)[0].real, edges, 55.0)
+    assert_consistent(g2, se, exact, name="g2(emit)")
+    Q, se = mandel_q_from_clicks(res, "emit", 5.0, 25.0)
+    assert_consistent(Q, se, mandel_q(L, "emit", 20.0), name="Q(emit)")
