@@ -26,7 +26,7 @@ def fluorescence(omega=1.3, gamma=1.0):
 
 
 # --------------------------------------------------------------------------- propagate
-@pytest.mark.parametrize("d", [4, 21])          # dense expm path, sparse expm_multiply path
+@pytest.mark.parametrize("d", [4, pytest.param(21, marks=pytest.mark.slow)])   # dense, sparse
 def test_propagate_is_the_exponential_of_the_liouvillian(d):
     L = random_lindblad(d, 3, seed=d) if d < 10 else cavity(d, up=0.5)[0]
     rng = np.random.default_rng(d)
@@ -193,6 +193,7 @@ def test_spectrum_of_a_damped_cavity():
     assert abs(S.coherent) < 1e-14
 
 
+@pytest.mark.slow
 def test_coherent_drive_has_a_coherent_spectrum():
     """Driven damped cavity: a coherent state, g2 = 1, all power in the delta peak."""
     d, delta, E, kappa = 10, 0.4, 0.25, 1.0

@@ -18,7 +18,7 @@ def test_g2_of_thermal_coherent_and_fock_light(field, g2):
     assert ql.field_g2(0.0, 0.0, field, 80) == pytest.approx(g2, abs=1e-10)
 
 
-@pytest.mark.parametrize("n", [2, 4])
+@pytest.mark.parametrize("n", [2, pytest.param(4, marks=pytest.mark.slow)])
 def test_jaynes_cummings_changes_the_fock_statistics(n):
     """From |g, n> the field is a mixture of |n> and |n-1> with weight P_e = sin^2(g sqrt(n) t)
     on |n-1>, so g2 = [(1-P) n(n-1) + P (n-1)(n-2)] / (n - P)^2."""
