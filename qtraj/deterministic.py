@@ -28,8 +28,8 @@ from .linalg import null_space
 from .lindblad import unvec, vec
 from .validation import as_square_matrix, as_state, as_times
 
-__all__ = ["mesolve", "steady_state", "heat_currents", "NonUniqueSteadyState",
-           "kernel_dimension", "DENSE_LIMIT"]
+__all__ = ["mesolve", "propagate", "steady_state", "heat_currents", "NonUniqueSteadyState",
+           "kernel_dimension", "kernel_basis", "sector_indices", "DENSE_LIMIT"]
 
 #: Liouville-space dimension (d**2, or a sector's size) up to which dense linear algebra is used.
 DENSE_LIMIT = 400
@@ -86,41 +86,114 @@ def _touched(sectors: list[np.ndarray], v: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- evolution
-def mesolve(model, rho0, times) -> np.ndarray:
-    """Density matrices at `times` (array (len(times), d, d)); rho0 is the state at times[0].
+def _evolve(model, v: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """exp(s_i L) v for non-decreasing finite offsets s_i >= 0, shape (len(steps), d*d).
 
-    rho0 may be a ket or a density matrix.  Exact for time-independent generators: dense
-    `expm` for small spaces, `expm_multiply` restricted to the sectors rho0 touches otherwise.
-    """
+    The exact machinery shared by `mesolve` and `propagate`: dense `expm` (one per distinct
+    step, cached) for small spaces, `expm_multiply` restricted to the sectors v touches
+    otherwise.  v may be any vector (any operator, not only a state)."""
     d = model.dim
-    rho0 = as_state(rho0, d, "rho0")
-    times = as_times(times)
-    out = np.empty((len(times), d, d), dtype=complex)
-    v = vec(rho0)
-    out[0] = rho0
+    out = np.zeros((len(steps), d * d), dtype=complex)
     if _use_dense(model):
         Lsup = _superop(model, sparse=False)
         cache: dict[float, np.ndarray] = {}
-        for i in range(1, len(times)):
-            dt = float(times[i] - times[i - 1])
-            key = round(dt, 15)
-            if key not in cache:
-                cache[key] = sla.expm(Lsup * dt)
-            v = cache[key] @ v
-            out[i] = unvec(v, d)
+        prev = 0.0
+        for i, s in enumerate(steps):
+            dt = float(s - prev)
+            if dt > 0:
+                key = round(dt, 15)
+                if key not in cache:
+                    cache[key] = sla.expm(Lsup * dt)
+                v = cache[key] @ v
+            out[i] = v
+            prev = s
         return out
     Lsup = _superop(model, sparse=True)
     idx = _touched(_sectors(Lsup), v)
     Lr = Lsup[idx][:, idx].tocsc()
     vr = v[idx]
-    full = np.zeros(d * d, dtype=complex)
-    for i in range(1, len(times)):
-        dt = float(times[i] - times[i - 1])
+    prev = 0.0
+    for i, s in enumerate(steps):
+        dt = float(s - prev)
         if dt > 0:
             vr = spla.expm_multiply(Lr * dt, vr)
-        full[idx] = vr
-        out[i] = unvec(full, d)
+        out[i, idx] = vr
+        prev = s
     return out
+
+
+def mesolve(model, rho0, times) -> np.ndarray:
+    """Density matrices at `times` (array (len(times), d, d)); rho0 is the state at times[0].
+
+    rho0 may be a ket or a density matrix.  Exact for time-independent generators: dense
+    `expm` for small spaces, `expm_multiply` restricted to the sectors rho0 touches otherwise.
+    To evolve an operator that is not a state (quantum regression), use `propagate`.
+    """
+    d = model.dim
+    rho0 = as_state(rho0, d, "rho0")
+    times = as_times(times)
+    out = unvec(_evolve(model, vec(rho0), times - times[0]), d)
+    out[0] = rho0
+    return out
+
+
+def propagate(model, X, times) -> np.ndarray:
+    """The linear map itself: exp(t L) X at each t in `times`, for any operator X.
+
+    Unlike `mesolve`, X need not be a state: it may be non-Hermitian, traceless or of any
+    trace (e.g. B rho or C rho A in the quantum regression theorem).  The map is linear, so
+    propagate(model, a X + b Y, t) = a propagate(model, X, t) + b propagate(model, Y, t).
+
+    Parameters
+    ----------
+    model : Lindblad or CollisionModel
+        The generator L (anything with `dim` and `liouvillian(sparse=...)`).
+    X : (d, d) array_like
+        The operator at time 0.
+    times : 1-d array_like of float
+        Non-decreasing times t >= 0, measured from 0 (not from times[0]).  Entries equal to
+        ``np.inf`` give the long-time limit P0 X, with P0 the spectral projector onto the
+        kernel of L (as in `steady_state`).
+
+    Returns
+    -------
+    (len(times), d, d) complex ndarray
+
+    Raises
+    ------
+    TypeError
+        If `model` is not a generator.
+    ValueError
+        If X is not a finite (d, d) matrix or `times` is not a non-decreasing sequence of
+        non-negative times.
+
+    Examples
+    --------
+    >>> import numpy as np, qtraj as qt
+    >>> from qtraj import operators as op
+    >>> L = qt.Lindblad(np.zeros((2, 2)), [qt.Channel(op.sigma_minus(), 2.0)])
+    >>> X = np.array([[0, 1], [0, 0]], dtype=complex)   # |g><e|: not a state
+    >>> Y = qt.propagate(L, X, [0.0, 1.0, np.inf])
+    >>> np.round(Y[:, 0, 1].real, 6)                      # coherence decays as exp(-t)
+    array([1.      , 0.367879, 0.      ])
+    """
+    if not hasattr(model, "liouvillian") or not hasattr(model, "dim"):
+        raise TypeError(f"expected a Lindblad or CollisionModel, got {type(model).__name__}")
+    d = model.dim
+    X = as_square_matrix(X, "X", d)
+    t = np.asarray(times, dtype=float)
+    if t.ndim != 1 or t.size == 0 or np.any(np.isnan(t)):
+        raise ValueError("times must be a non-empty 1-d sequence of numbers")
+    if np.any(t < 0) or np.any(np.diff(t) < 0):
+        raise ValueError("times must be non-decreasing and >= 0 (times are measured from 0)")
+    finite = np.isfinite(t)
+    out = np.empty((t.size, d * d), dtype=complex)
+    v = vec(X)
+    if finite.any():
+        out[finite] = _evolve(model, v, t[finite])
+    if not finite.all():
+        out[~finite] = _long_time(model, v)
+    return unvec(out, d)
 
 
 # --------------------------------------------------------------------------- kernel
@@ -186,18 +259,112 @@ class _Block:
     def kernel_dimension(self) -> tuple[int, bool]:
         if self.dense:
             return self.R.shape[1], True
-        rng = np.random.default_rng(12345)
-        m = 8
-        while True:
-            X = rng.standard_normal((self.n, m)) + 1j * rng.standard_normal((self.n, m))
-            P = self.si.project(X)
-            s = np.linalg.svd(P, compute_uv=False)
-            rank = int(np.sum(s > self.rtol * 1e2 * max(s[0], 1e-300))) if s[0] > 1e-12 else 0
-            if rank < m or m >= self.n:
-                return rank, True
-            if m >= 4096:
-                return rank, False
-            m = min(4 * m, self.n)
+        basis, exact = _probe_range(self.si, self.n, self.rtol)
+        return basis.shape[1], exact
+
+    def basis(self, Lb: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
+        """(right, left) null vectors of the sector, as columns (orthonormal for large ones)."""
+        if self.dense:
+            return self.R, self.Lf
+        R, _ = _probe_range(self.si, self.n, self.rtol)
+        Lf, _ = _probe_range(_ShiftInvert(Lb.conj().T.tocsr()), self.n, self.rtol)
+        return R, Lf
+
+
+def _probe_range(si: _ShiftInvert, n: int, rtol: float) -> tuple[np.ndarray, bool]:
+    """(orthonormal basis of the range of P0, exact?): P0 applied to growing blocks of random
+    vectors until the rank stops growing (exact unless the probe budget, 4096, is used up)."""
+    rng = np.random.default_rng(12345)
+    m = 8
+    while True:
+        X = rng.standard_normal((n, m)) + 1j * rng.standard_normal((n, m))
+        P = si.project(X)
+        u, s, _ = np.linalg.svd(P, full_matrices=False)
+        rank = int(np.sum(s > rtol * 1e2 * max(s[0], 1e-300))) if s[0] > 1e-12 else 0
+        if rank < m or m >= n:
+            return u[:, :rank], True
+        if m >= 4096:
+            return u[:, :rank], False
+        m = min(4 * m, n)
+
+
+def sector_indices(model, v) -> np.ndarray:
+    """Sorted Liouville-space indices of the decoupled sectors of L that the vectorised
+    operator `v` has support on (everything exp(t L) v can reach).
+
+    Parameters
+    ----------
+    model : Lindblad or CollisionModel
+    v : (d*d,) array_like, a column-stacked operator (`qtraj.vec`)
+
+    Returns
+    -------
+    (n,) int ndarray
+
+    Examples
+    --------
+    >>> import numpy as np, qtraj as qt
+    >>> from qtraj import operators as op
+    >>> L = qt.Lindblad(np.zeros((2, 2)), [qt.Channel(op.sigma_minus(), 1.0)])
+    >>> sector_indices(L, qt.vec(op.sigma_minus())).tolist()    # a coherence: one sector
+    [2]
+    """
+    Lsup = _superop(model, sparse=True)
+    return _touched(_sectors(Lsup), np.asarray(v))
+
+
+def kernel_basis(model, v=None, rtol: float = 1e-9):
+    """Right and left null vectors of L on the sectors a vector touches.
+
+    L is block diagonal in its decoupled sectors (see `steady_state`); this returns the kernel
+    of the blocks that `v` (a vectorised operator) has support on, or of all blocks.
+
+    Parameters
+    ----------
+    model : Lindblad or CollisionModel
+    v : (d*d,) array_like, optional
+        Column-stacked operator; None: every sector.
+    rtol : float
+        Relative singular-value threshold that decides the kernel dimension.
+
+    Returns
+    -------
+    idx : (n,) int ndarray
+        Liouville-space indices of the sectors used (sorted).
+    R, Lf : (n, k) complex ndarrays
+        Right (L R = 0) and left (Lf^dag L = 0) null vectors restricted to `idx`; the spectral
+        projector onto the kernel is P0 = R (Lf^dag R)^-1 Lf^dag.
+
+    Examples
+    --------
+    >>> import numpy as np, qtraj as qt
+    >>> from qtraj import operators as op
+    >>> L = qt.Lindblad(np.zeros((2, 2)), [qt.Channel(op.sigma_minus(), 1.0)])
+    >>> idx, R, Lf = kernel_basis(L)
+    >>> idx.size, R.shape[1]
+    (4, 1)
+    """
+    Lsup = _superop(model, sparse=True)
+    sectors = _sectors(Lsup)
+    if v is not None:
+        nz = np.abs(np.asarray(v)) > 0
+        sectors = [s for s in sectors if nz[s].any()]
+    if not sectors:
+        return np.zeros(0, dtype=int), np.zeros((0, 0), complex), np.zeros((0, 0), complex)
+    n = sum(len(s) for s in sectors)
+    idx = np.concatenate(sectors)
+    Rs, Ls = [], []
+    off = 0
+    for sec in sectors:
+        Lb = Lsup[sec][:, sec]
+        R, Lf = _Block(Lb, rtol).basis(Lb)
+        for out, B in ((Rs, R), (Ls, Lf)):
+            full = np.zeros((n, B.shape[1]), dtype=complex)
+            full[off:off + len(sec)] = B
+            out.append(full)
+        off += len(sec)
+    order = np.argsort(idx, kind="stable")
+    return idx[order], np.hstack(Rs)[order], np.hstack(Ls)[order]
 
 
 def kernel_dimension(model, rtol: float = 1e-9) -> tuple[int, bool]:
@@ -241,12 +408,20 @@ def steady_state(model, rho0=None, rtol: float = 1e-9) -> np.ndarray:
         start = vec(np.eye(d, dtype=complex) / d)   # has weight on the unique steady state
     else:
         start = vec(as_state(rho0, d, "rho0"))
-    out = np.zeros(d * d, dtype=complex)
-    nz = np.abs(start) > 0
+    return _hermitian_normalised(unvec(_long_time(model, start, rtol, Lsup, sectors), d))
+
+
+def _long_time(model, v: np.ndarray, rtol: float = 1e-9, Lsup=None, sectors=None) -> np.ndarray:
+    """P0 v: the long-time limit of exp(t L) v, sector by sector (any vector v)."""
+    if Lsup is None:
+        Lsup = _superop(model, sparse=True)
+        sectors = _sectors(Lsup)
+    out = np.zeros(v.shape[0], dtype=complex)
+    nz = np.abs(v) > 0
     for idx in sectors:
         if nz[idx].any():
-            out[idx] = _Block(Lsup[idx][:, idx], rtol).project(start[idx])
-    return _hermitian_normalised(unvec(out, d))
+            out[idx] = _Block(Lsup[idx][:, idx], rtol).project(v[idx])
+    return out
 
 
 # --------------------------------------------------------------------------- energetics

@@ -15,7 +15,7 @@ import numpy as np
 __all__ = [
     "basis", "ket2dm", "sigma_minus", "sigma_plus", "sigma_z", "sigma_x", "sigma_y",
     "identity", "kron", "embed", "collective", "number_op", "thermal_occupation",
-    "dagger", "partial_trace",
+    "dagger", "partial_trace", "destroy",
 ]
 
 
@@ -63,6 +63,12 @@ def sigma_y() -> np.ndarray:
 def number_op() -> np.ndarray:
     """|e><e| of a qubit."""
     return np.array([[0, 0], [0, 1]], dtype=complex)
+
+
+def destroy(d: int) -> np.ndarray:
+    """Annihilation operator a of a harmonic mode truncated to the Fock states 0..d-1
+    (a|n> = sqrt(n)|n-1>)."""
+    return np.diag(np.sqrt(np.arange(1, d, dtype=float)), 1).astype(complex)
 
 
 def identity(d: int) -> np.ndarray:

@@ -20,7 +20,7 @@ PKG = Path(__file__).resolve().parents[1] / "qtraj"
 LAYERS = [
     {"operators", "validation", "rng", "stats", "measures", "plotting", "results"},
     {"lindblad", "linalg", "_kernels"},
-    {"kernel_inputs", "deterministic", "ensemble", "thermodynamics"},
+    {"kernel_inputs", "deterministic", "ensemble", "thermodynamics", "correlations"},
     {"jumps", "collisions", "protocols", "counting"},
     {"models"},
     {"scenarios", "cli", "__init__"},

@@ -25,6 +25,17 @@ order (replacing <|beta|^{2k}>_P by the normally ordered moment <a^dag^k a^k>, w
 P-average of a polynomial is computed), but this is a formal identity only, not a classical
 model, and `classical_pe` refuses a Fock state.
 
+Photon statistics
+-----------------
+The second-order coherence at zero delay, g2(0) = <a^dag^2 a^2> / <a^dag a>^2, is 2 for thermal
+light, 1 for coherent light and 1 - 1/n for a Fock state |n>.  For a field described by a
+Glauber-Sudarshan P function, g2(0) = <|beta|^4>_P / <|beta|^2>_P^2, and when P is a probability
+density (a P-averaged classical field) the Cauchy-Schwarz inequality gives
+<|beta|^4>_P >= <|beta|^2>_P^2, i.e. g2(0) >= 1: antibunching, g2(0) < 1, has no classical
+model.  `photon_statistics` gives (nbar, g2(0), Mandel Q) of a field, `field_g2` g2(0) of the
+mode during the atom-mode evolution, `cavity_g2` g2(tau) of the mode by quantum regression
+(`qtraj.coherence_function_g2`), `classical_g2` / `p_averaged_g2` the classical values.
+
 Physics checked by tests/test_quantum_light.py
 ----------------------------------------------
 Atom from |g>, closed system (gamma = kappa = 0).  From |g, n> the JC dynamics stays in
@@ -66,13 +77,16 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.special import roots_laguerre
 
+from ..correlations import coherence_function_g2
+from ..deterministic import mesolve
 from ..lindblad import Channel, Lindblad, vec, unvec
 
 __all__ = ["FieldState", "coherent", "thermal", "fock", "atom_ops", "jc_model", "jc_coupling",
            "classical_model", "initial_state", "quantum_observables", "quantum_pe",
            "classical_pe_amplitude", "classical_pe", "taylor_coefficients", "fit_coefficients",
            "quantum_coefficients", "classical_coefficients", "normal_moment", "converged_n_max",
-           "analytic_coefficients"]
+           "analytic_coefficients", "mode_operator", "photon_statistics", "field_g2",
+           "cavity_g2", "classical_g2", "p_averaged_g2"]
 
 
 # --------------------------------------------------------------------------- field states
@@ -340,3 +354,207 @@ def converged_n_max(fun, n_start=10, step=10, tol=1e-10, n_limit=400):
             return n, change
         n, prev = n + step, cur
     raise RuntimeError(f"not converged to {tol} by n_max = {n_limit}")
+
+
+# --------------------------------------------------------------------------- photon statistics
+def mode_operator(n_max: int) -> np.ndarray:
+    """The mode's annihilation operator on the joint space C^2 (x) C^{n_max+1}.
+
+    Parameters
+    ----------
+    n_max : int
+        Fock cutoff of the mode.
+
+    Returns
+    -------
+    (2 (n_max + 1), 2 (n_max + 1)) complex ndarray
+
+    Examples
+    --------
+    >>> mode_operator(3).shape
+    (8, 8)
+    """
+    return np.kron(np.eye(2), _mode_ops(n_max)[0])
+
+
+def photon_statistics(field: FieldState, n_max: int) -> tuple[float, float, float]:
+    """(nbar, g2(0), Mandel Q) of the truncated field state (exact for the truncated density).
+
+    Parameters
+    ----------
+    field : FieldState
+    n_max : int
+        Fock cutoff.
+
+    Returns
+    -------
+    nbar, g2_0, Q : float
+        <n>, <a^dag^2 a^2> / <n>^2 and (<n^2> - <n>^2 - <n>) / <n> = nbar (g2_0 - 1).
+
+    Raises
+    ------
+    ValueError
+        If the field has no photons.
+
+    Examples
+    --------
+    >>> nbar, g2, Q = photon_statistics(fock(3), 10)
+    >>> round(g2, 12), round(Q, 12)                  # 1 - 1/n, and Q = -1 for any Fock state
+    (0.666666666667, -1.0)
+    """
+    p = np.real(np.diagonal(field.density(n_max)))
+    n = np.arange(n_max + 1.0)
+    m1 = float(np.dot(n, p))
+    m2 = float(np.dot(n * (n - 1), p))               # <a^dag^2 a^2>
+    if not m1 > 0:
+        raise ValueError("the field has no photons: g2 is undefined")
+    return m1, m2 / m1 ** 2, (m2 - m1 ** 2) / m1
+
+
+def field_g2(g: float, t: float, field: FieldState, n_max: int, gamma: float = 0.0,
+             kappa: float = 0.0, atom: int = 0) -> float:
+    """g2(0) = <a^dag^2 a^2> / <a^dag a>^2 of the mode at time t of the atom-mode evolution
+    (`jc_model`) from the atom in |atom> and the field `field`.
+
+    Parameters
+    ----------
+    g, t : float
+        Coupling and interaction time.
+    field : FieldState
+    n_max : int
+        Fock cutoff.
+    gamma, kappa : float
+        Atomic decay and cavity loss rates.
+    atom : int
+        Initial atomic level (0 = ground).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If the mode has no photons at time t.
+
+    Examples
+    --------
+    >>> round(field_g2(0.0, 1.0, thermal(0.5), 40), 9)   # no coupling: thermal stays 2
+    2.0
+    """
+    a = mode_operator(n_max)
+    rho = mesolve(jc_model(g, n_max, gamma, kappa), initial_state(field, n_max, atom),
+                  [0.0, float(t)])[-1]
+    N = a.conj().T @ a
+    m1 = np.trace(N @ rho).real
+    if not m1 > 0:
+        raise ValueError("the mode has no photons at time t: g2 is undefined")
+    return float(np.trace(a.conj().T @ N @ a @ rho).real / m1 ** 2)
+
+
+def cavity_g2(g: float, field: FieldState, n_max: int, taus, gamma: float = 0.0,
+              kappa: float = 0.0, atom: int = 0) -> np.ndarray:
+    """Normalised g2(tau) = <a^dag(0) a^dag a(tau) a(0)> / (n(0) n(tau)) of the mode, from the
+    initial product state at time 0 (quantum regression, `qtraj.coherence_function_g2`).
+
+    Parameters
+    ----------
+    g : float
+        Coupling.
+    field : FieldState
+    n_max : int
+    taus : 1-d array_like
+        Non-decreasing delays >= 0.
+    gamma, kappa : float
+        Atomic decay and cavity loss rates.
+    atom : int
+        Initial atomic level.
+
+    Returns
+    -------
+    (len(taus),) ndarray
+
+    Raises
+    ------
+    ValueError
+        If the mode has no photons (g2 undefined).
+
+    Examples
+    --------
+    Pure cavity loss keeps the photon statistics: g2(tau) = g2(0) for every field.
+
+    >>> np.round(cavity_g2(0.0, fock(2), 4, [0.0, 1.0], kappa=1.0), 9)
+    array([0.5, 0.5])
+    """
+    L = jc_model(g, n_max, gamma, kappa)
+    g2, _ = coherence_function_g2(L, initial_state(field, n_max, atom), taus,
+                                  mode_operator(n_max))
+    return g2.real
+
+
+def classical_g2(weights, betas) -> float:
+    """g2(0) of a P-averaged classical field with a discrete P: the field has amplitude
+    betas[k] with probability weights[k] (>= 0), so g2 = <|beta|^4> / <|beta|^2>^2 >= 1.
+
+    Parameters
+    ----------
+    weights : 1-d array_like of float >= 0
+    betas : 1-d array_like of complex, one amplitude per weight
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        For negative or mismatched weights, or zero intensity.
+
+    Examples
+    --------
+    >>> classical_g2([0.5, 0.5], [1.0, 2.0])          # intensity noise: bunched
+    1.36
+    """
+    p = np.asarray(weights, dtype=float)
+    b2 = np.abs(np.asarray(betas, dtype=complex)) ** 2
+    if p.shape != b2.shape or p.ndim != 1 or np.any(p < 0) or not p.sum() > 0:
+        raise ValueError("weights must be non-negative, not all zero, one per amplitude")
+    p = p / p.sum()
+    m1 = np.dot(p, b2)
+    if not m1 > 0:
+        raise ValueError("the field has zero intensity: g2 is undefined")
+    return float(np.dot(p, b2 ** 2) / m1 ** 2)
+
+
+def p_averaged_g2(field: FieldState, n_quad: int = 80) -> float:
+    """g2(0) of the P-averaged classical model of a field (coherent: 1; thermal: 2 by
+    Gauss-Laguerre quadrature of the exponential P).  Refuses a Fock state, whose P is not a
+    probability density.
+
+    Parameters
+    ----------
+    field : FieldState
+        Coherent or thermal.
+    n_quad : int
+        Gauss-Laguerre nodes for the thermal average.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        For a Fock state.
+
+    Examples
+    --------
+    >>> round(p_averaged_g2(thermal(1.5)), 12)
+    2.0
+    """
+    if not field.p_regular:
+        raise ValueError("Fock state: P is not a probability density; no classical model")
+    if field.kind == "coherent":
+        return classical_g2([1.0], [field.param])
+    x, w = roots_laguerre(n_quad)
+    return classical_g2(w, np.sqrt(field.param * x))
