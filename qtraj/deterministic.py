@@ -373,9 +373,19 @@ def kernel_dimension(model, rtol: float = 1e-9) -> tuple[int, bool]:
     Small sectors: dense SVD.  Large ones: rank of the kernel projector applied to growing
     blocks of random vectors (exact unless the probe budget, 4096 vectors, is exhausted)."""
     Lsup = _superop(model, sparse=True)
+    return _kernel_dimension(_blocks(Lsup, _sectors(Lsup), rtol))
+
+
+def _blocks(Lsup, sectors, rtol: float) -> list:
+    """(indices, kernel data) of every decoupled sector of L (built once, used for both the
+    kernel dimension and the projection)."""
+    return [(idx, _Block(Lsup[idx][:, idx], rtol)) for idx in sectors]
+
+
+def _kernel_dimension(blocks) -> tuple[int, bool]:
     total, exact = 0, True
-    for idx in _sectors(Lsup):
-        k, ex = _Block(Lsup[idx][:, idx], rtol).kernel_dimension()
+    for _, block in blocks:
+        k, ex = block.kernel_dimension()
         total += k
         exact &= ex
     return total, exact
@@ -400,28 +410,36 @@ def steady_state(model, rho0=None, rtol: float = 1e-9) -> np.ndarray:
     Lsup = _superop(model, sparse=True)
     sectors = _sectors(Lsup)
     if rho0 is None:
-        k, exact = kernel_dimension(model, rtol)
+        blocks = _blocks(Lsup, sectors, rtol)
+        k, exact = _kernel_dimension(blocks)
         if k == 0:
             raise RuntimeError("the Liouvillian has no kernel; is the generator trace preserving?")
         if k > 1:
             raise NonUniqueSteadyState(k, exact)
         start = vec(np.eye(d, dtype=complex) / d)   # has weight on the unique steady state
-    else:
-        start = vec(as_state(rho0, d, "rho0"))
+        return _hermitian_normalised(unvec(_project(blocks, start), d))
+    start = vec(as_state(rho0, d, "rho0"))
     return _hermitian_normalised(unvec(_long_time(model, start, rtol, Lsup, sectors), d))
 
 
+def _project(blocks, v: np.ndarray) -> np.ndarray:
+    """P0 v with the sectors' kernel data (sectors v does not touch are skipped)."""
+    out = np.zeros(v.shape[0], dtype=complex)
+    nz = np.abs(v) > 0
+    for idx, block in blocks:
+        if nz[idx].any():
+            out[idx] = block.project(v[idx])
+    return out
+
+
 def _long_time(model, v: np.ndarray, rtol: float = 1e-9, Lsup=None, sectors=None) -> np.ndarray:
-    """P0 v: the long-time limit of exp(t L) v, sector by sector (any vector v)."""
+    """P0 v: the long-time limit of exp(t L) v, sector by sector (any vector v); only the
+    sectors v touches are solved."""
     if Lsup is None:
         Lsup = _superop(model, sparse=True)
         sectors = _sectors(Lsup)
-    out = np.zeros(v.shape[0], dtype=complex)
     nz = np.abs(v) > 0
-    for idx in sectors:
-        if nz[idx].any():
-            out[idx] = _Block(Lsup[idx][:, idx], rtol).project(v[idx])
-    return out
+    return _project(_blocks(Lsup, [idx for idx in sectors if nz[idx].any()], rtol), v)
 
 
 # --------------------------------------------------------------------------- energetics
