@@ -139,11 +139,16 @@ class RunOptions:
         Seconds after which the run stops (after the current block).
     out : str, os.PathLike or None, default None
         Run directory: the running sums are checkpointed atomically to
-        ``out/checkpoint.npz`` and the result is written to ``out/result.npz``.
+        ``out/checkpoint.npz`` (the one before is kept as ``out/checkpoint.prev.npz``) and
+        the result is written to ``out/result.npz``.  The directory is locked
+        (``out/run.lock``) while the run works in it: a second run on it is refused
+        (`RunDirectoryBusy`).
     resume : bool, default False
         Continue from ``out/checkpoint.npz`` (needs `out`); a checkpoint of a different
-        model, state, times, seed or solver option is refused with a ValueError.  A resumed
-        run ends with exactly the numbers of an uninterrupted one.
+        model, state, times, seed or solver option is refused with a ValueError.  A damaged
+        newest checkpoint is skipped for the previous one (with a `RunWarning`); if none can
+        be read, `CheckpointError` names the file.  A resumed run ends with exactly the
+        numbers of an uninterrupted one.
     checkpoint_every : float or None, default None
         Seconds between checkpoints (needs `out`); default after every worker task,
         throttled so that writing takes at most about 10 % of the run.  Checkpoints are also
@@ -1123,6 +1128,11 @@ def run(job, options: RunOptions, *, to_result: Callable[[dict, dict], Any],
     if options.out is None:
         return to_result(*_drive(job, options, measure, unit))
     with run_lock(options.out):
+        # files half-written by a run that was killed (no other run can be writing now)
+        for tmp in [*Path(options.out).glob(CHECKPOINT + ".*.tmp"),
+                    *Path(options.out).glob(RESULT + ".tmp")]:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
         total, info = _drive(job, options, measure, unit)
         res = to_result(total, info)
         try:
