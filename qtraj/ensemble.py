@@ -779,8 +779,13 @@ def _resume_point(out: Path) -> tuple[dict | None, dict | None]:
                   f"({st.get('ntraj_done')} trajectories)".replace(
                       "; delete it to start afresh, or use another out directory", ""))
         return total, st
-    if errors:
+    if len(errors) == 1:
         raise errors[0]
+    if errors:
+        why = "; ".join(str(e).split("; delete it")[0] for e in errors)
+        raise CheckpointError(f"no checkpoint in {out} can be read ({why}); start afresh "
+                              f"without resume (they are replaced), or use another out "
+                              f"directory")
     return None, None
 
 
@@ -927,9 +932,13 @@ def _check_memory(job, workers: int, per_task: int, backend: str) -> None:
                      "store fewer quantities (e.g. store_states=False), use fewer output times "
                      "or fewer n_jobs")
     raise MemoryBudgetError(
-        f"this run would need about {need / _GIB:.1f} GiB of memory ({blk / _GIB:.2g} GiB of "
-        f"sums per block, {workers} worker{'s' if workers > 1 else ''}) but its budget is "
-        f"{budget / _GIB:.1f} GiB ({source}); {remedy}")
+        f"this run would need about {_gib(need)} of memory ({_gib(blk)} of sums per block, "
+        f"{workers} worker{'s' if workers > 1 else ''}) but its budget is {_gib(budget)} "
+        f"({source}); {remedy}")
+
+
+def _gib(n: float) -> str:
+    return f"{n / _GIB:.1f} GiB" if n >= 0.1 * _GIB else f"{n / _GIB:.2g} GiB"
 
 
 # --------------------------------------------------------------------------- executors

@@ -280,9 +280,11 @@ def test_no_good_checkpoint_names_the_file_and_the_remedy(tmp_path, capsys):
     _truncate(out / "checkpoint.npz")
     _flip(out / "checkpoint.prev.npz", 200)
     _truncate(out / "checkpoint.prev.npz")
-    with pytest.raises(CheckpointError, match="delete it to start afresh") as exc:
+    with pytest.raises(CheckpointError, match="start afresh without resume") as exc:
         _mc(ntraj=4096, out=out, resume=True)
-    assert str(out / "checkpoint.npz") in str(exc.value) and "\n" not in str(exc.value)
+    msg = str(exc.value)
+    assert str(out / "checkpoint.npz") in msg and "checkpoint.prev.npz" in msg
+    assert "\n" not in msg
     # the same through the command line: one line, exit 2
     bad = tmp_path / "cli"
     bad.mkdir()
