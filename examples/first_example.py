@@ -14,7 +14,7 @@ L = qt.Lindblad(0.5 * omega * op.sigma_z(),
 times = np.linspace(0, 10, 51)
 exact = qt.mesolve(L, op.basis(2, 1), times)                 # (51, 2, 2), exact propagation
 res = qt.mcsolve(L, op.basis(2, 1), times, ntraj=20000, seed=1, n_jobs=2,
-                 e_ops=[op.number_op()])
+                 e_ops=[op.number_op()], store_states=True)   # states too, not only e_ops
 print(res.mean[-1], res.stderr[-1])                          # averaged state and its error bars
 print(abs(zscore(res.mean, res.stderr, exact)).max())       # agreement in standard errors
 print(qt.steady_state(L), qt.heat_currents(L, qt.steady_state(L)))

@@ -11,18 +11,23 @@
 
 The run options are those of `qtraj.ensemble.RunOptions`, the same for every scenario (also
 as keys of the config file's [run] table); a scenario that cannot use one says so.
-Argument errors print one line and exit with code 2.
+Argument errors print one line and exit with code 2; so do the faults a run cannot survive
+(its directory busy with another run, no readable checkpoint to resume, blocks that failed on
+every attempt, a full disk), after keeping what was computed.  Faults it survives (a worker
+killed and its blocks rerun, a damaged newest checkpoint skipped) print one warning line.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import dataclasses
 import json
 import runpy
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -106,8 +111,8 @@ def _run_options(args, cfg: dict, config_path: str | None, prepared, scenario: s
 
 
 def cmd_run(args) -> int:
+    from .ensemble import run_lock
     from .scenarios import get
-    from .stats import zscore
     try:
         sc = get(args.scenario)
     except ValueError as exc:
@@ -125,6 +130,14 @@ def cmd_run(args) -> int:
     except (ValueError, TypeError) as exc:
         raise UsageError(f"bad parameters: {exc}") from None
     options = _run_options(args, cfg, args.config, prepared, sc.name)
+    out = options.out
+    # the run directory stays locked until result.npz and summary.json are written
+    with (run_lock(out) if out is not None else contextlib.nullcontext()):
+        return _run_and_report(args, sc, params, prepared, options)
+
+
+def _run_and_report(args, sc, params, prepared, options) -> int:
+    from .stats import zscore
     out = options.out
     try:
         res = prepared.run(options)
@@ -269,14 +282,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .ensemble import RunWarning
     parser = build_parser()
     args = parser.parse_args(argv)
+    with warnings.catch_warnings():
+        # faults a run survives (a rerun block, a damaged checkpoint skipped): one line each
+        warnings.simplefilter("always", RunWarning)
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, RunWarning):
+                print(f"qtraj: warning: {message}", file=sys.stderr)
+            else:
+                shown(message, category, filename, lineno, file, line)
+        warnings.showwarning = show
+        return _main(args)
+
+
+def _main(args) -> int:
+    from .ensemble import LostWorkError, RunDirectoryBusy, RunStorageError
     try:
         return args.func(args)
     except UsageError as exc:
         print(f"qtraj: error: {exc}", file=sys.stderr)
         return 2
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RunDirectoryBusy, LostWorkError, RunStorageError) as exc:
+        # bad input, a busy run directory, an unusable checkpoint, blocks that failed on
+        # every attempt, a full disk: one line, exit 2 (what was computed is checkpointed)
         print(f"qtraj: error: {exc}", file=sys.stderr)
         return 2
 

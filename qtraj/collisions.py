@@ -70,6 +70,13 @@ def _collision_sums(out: CollisionOutputs, d: int, n_bins: int, n_channels: int
                          counts_sq=np.zeros(n_channels, np.int64))
 
 
+def _collision_block_bytes(out: CollisionOutputs, d: int, n_bins: int) -> int:
+    """Bytes of `_collision_sums` (three arrays per accumulated number)."""
+    nt = out.times.shape[0]
+    rows = n_bins if out.time_average else nt
+    return 3 * (16 * rows * d * d * bool(out.store_states) + 8 * 2 * nt)
+
+
 def _collision_results(out: CollisionOutputs, sums: CollisionSums, d: int, n: int) -> dict:
     if out.time_average:
         return {"rho_bins": sums.rho.sum, "rec_values": sums.records.sum}
@@ -92,6 +99,12 @@ class PureCollisionJob:
     key: np.ndarray
     n_bins: int = 0
     block_size: int = 64
+    memory_remedy = "use fewer output times or store_states=False"
+
+    @property
+    def block_bytes(self) -> int:
+        """Size of one block's sums (`qtraj.ensemble.memory_estimate`)."""
+        return _collision_block_bytes(self.outputs, self.propagators.lam.shape[1], self.n_bins)
 
     def run_block(self, start: int, stop: int) -> dict:
         """Run trajectories start..stop-1; return their reductions."""
@@ -117,6 +130,14 @@ class DensityCollisionJob:
     key: np.ndarray
     n_bins: int = 0
     block_size: int = 64
+    memory_remedy = "use fewer output times, store_states=False or method='pure'"
+
+    @property
+    def block_bytes(self) -> int:
+        """Size of one block's sums, and the d^2 x d^2 work arrays of the density matrix."""
+        d2 = self.unravelling.mu.shape[0]
+        d = int(round(np.sqrt(d2)))
+        return _collision_block_bytes(self.outputs, d, self.n_bins) + 16 * d2 * d2
 
     def run_block(self, start: int, stop: int) -> dict:
         """Run trajectories start..stop-1; return their reductions."""
@@ -388,7 +409,7 @@ class CollisionModel:
     def simulate(self, state0, times, ntraj: int | None = None, seed=0, n_jobs: int = 1,
                  method: str = "pure",
                  backend: str = "loky", batch_size: int | None = None,
-                 progress: bool | None = None, store_states: bool = True,
+                 progress: bool | None = None, store_states: bool | None = None,
                  target_stderr: float | None = None, timeout: float | None = None, out=None,
                  resume: bool = False, scheduler: str | None = None,
                  checkpoint_every: float | None = None, *,
@@ -403,8 +424,9 @@ class CollisionModel:
             "pure": the system is a ket (its own jumps with exact times, ancilla measured at
             each collision); "density": the system is a density matrix and only the arrival
             times are random (see the module docstring).
-        store_states : bool, default True
-            Average the system density matrix at every output time.
+        store_states : bool or None, default None
+            Average the system density matrix at every output time.  None: True (the
+            density matrix is this solver's main output; it takes no e_ops).
         ntraj, seed, n_jobs, backend, batch_size, progress, target_stderr, target_rel_stderr,
         timeout, out, resume, checkpoint_every, scheduler
             The run options of every qtraj solver (`qtraj.ensemble.RunOptions`); the targets
@@ -446,6 +468,7 @@ class CollisionModel:
         ((2, 2, 2), True)
         """
         opts = RunOptions.from_mapping(locals())
+        store_states = True if store_states is None else bool(store_states)
         job, ss, times = self._job(state0, times, seed, method, store_states=store_states)
         if opts.target is not None and not store_states:
             raise ValueError("target_stderr/target_rel_stderr need store_states=True")

@@ -21,6 +21,15 @@ merge is checkpointed atomically to DIR/checkpoint.npz every few batches and on 
 result is written to DIR/result.npz; `resume=True` continues from the checkpoint (refusing one
 whose job `fingerprint` differs) and ends with exactly the result of an uninterrupted run.
 
+Faults.  A run holds DIR/run.lock (the owner's pid and host) while it works in DIR: a second
+run on the same directory is refused with `RunDirectoryBusy`; the lock of a run that died is
+taken over.  Checkpoints carry a format version, a checksum of their arrays and the job's
+fingerprint and are verified when read; the previous one is kept (DIR/checkpoint.prev.npz),
+so a damaged newest checkpoint costs one checkpoint interval, and a damaged or foreign file
+is named by `CheckpointError`.  Blocks lost to a dead worker process or to a MemoryError are
+run again (at most `MAX_RETRIES` times, then `LostWorkError`); since a block is a pure
+function of (seed, trajectory indices), the result is unchanged, bit for bit.
+
 Backends: "loky" (processes, default), "threading" (kernels release the GIL), "sequential",
 and "dask" (dask.distributed: `scheduler` address of a running cluster, or an in-process
 LocalCluster on 127.0.0.1 with n_jobs workers).
@@ -28,12 +37,14 @@ LocalCluster on 127.0.0.1 with n_jobs workers).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import numbers
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -49,10 +60,20 @@ from .stats import Moments
 from .validation import as_count
 
 __all__ = ["RunOptions", "RUN_OPTIONS", "run", "merge_blocks", "BACKENDS",
-           "fingerprint", "load_checkpoint"]
+           "fingerprint", "load_checkpoint", "run_lock", "RunDirectoryBusy", "CheckpointError",
+           "LostWorkError", "RunStorageError", "RunWarning", "MemoryBudgetError",
+           "memory_budget", "memory_estimate", "available_memory"]
 
 BACKENDS = ("loky", "threading", "sequential", "dask")
 CHECKPOINT = "checkpoint.npz"
+#: the checkpoint before the newest (a damaged newest checkpoint costs one interval)
+PREVIOUS_CHECKPOINT = "checkpoint.prev.npz"
+#: version of the checkpoint file layout (a file of another version is refused, not misread)
+CHECKPOINT_FORMAT = 2
+#: lock file of a run directory, held while a run works in it
+LOCK = "run.lock"
+#: reruns of a batch of blocks lost to a dead worker or a transient error, before giving up
+MAX_RETRIES = 3
 #: default upper bound on blocks per worker task (keeps tasks short and stops responsive)
 MAX_TASK_BLOCKS = 64
 #: bound on the size of one task's returned block reductions (jobs report `block_bytes`)
@@ -118,11 +139,16 @@ class RunOptions:
         Seconds after which the run stops (after the current block).
     out : str, os.PathLike or None, default None
         Run directory: the running sums are checkpointed atomically to
-        ``out/checkpoint.npz`` and the result is written to ``out/result.npz``.
+        ``out/checkpoint.npz`` (the one before is kept as ``out/checkpoint.prev.npz``) and
+        the result is written to ``out/result.npz``.  The directory is locked
+        (``out/run.lock``) while the run works in it: a second run on it is refused
+        (`RunDirectoryBusy`).
     resume : bool, default False
         Continue from ``out/checkpoint.npz`` (needs `out`); a checkpoint of a different
-        model, state, times, seed or solver option is refused with a ValueError.  A resumed
-        run ends with exactly the numbers of an uninterrupted one.
+        model, state, times, seed or solver option is refused with a ValueError.  A damaged
+        newest checkpoint is skipped for the previous one (with a `RunWarning`); if none can
+        be read, `CheckpointError` names the file.  A resumed run ends with exactly the
+        numbers of an uninterrupted one.
     checkpoint_every : float or None, default None
         Seconds between checkpoints (needs `out`); default after every worker task,
         throttled so that writing takes at most about 10 % of the run.  Checkpoints are also
@@ -254,8 +280,24 @@ class RunOptions:
         return cls(**{k: values[k] for k in RUN_OPTIONS if k in values})
 
 
-def _run_batch(job, blocks: list[tuple[int, int]]) -> list[dict]:
-    return [job.run_block(a, b) for a, b in blocks]
+@dataclass
+class _BlockFailure:
+    """Marks the block of trajectories start..stop-1 that failed with a transient error; the
+    blocks of its batch before it are returned (and merged) as usual."""
+    start: int
+    stop: int
+    error: BaseException
+
+
+def _run_batch(job, blocks: list[tuple[int, int]]) -> list:
+    out: list = []
+    for a, b in blocks:
+        try:
+            out.append(job.run_block(a, b))
+        except MemoryError as exc:   # the parent keeps the blocks before it and reruns it
+            out.append(_BlockFailure(a, b, exc))
+            break
+    return out
 
 
 def merge_blocks(total: dict | None, block: dict) -> dict:
@@ -397,8 +439,210 @@ def _feed(h, v, where: str) -> None:
                         "numbers, strings, containers of them and dataclasses)")
 
 
+# --------------------------------------------------------------------------- faults
+class RunDirectoryBusy(RuntimeError):
+    """Another run (this or another process) holds the lock of the run directory."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: damaged, of another format, or not a checkpoint."""
+
+
+class LostWorkError(RuntimeError):
+    """Blocks that failed on every attempt (dead workers or transient errors)."""
+
+
+class RunStorageError(OSError):
+    """The run directory could not be written (e.g. a full disk)."""
+
+
+class RunWarning(RuntimeWarning):
+    """A fault the run survived (a rerun block, a damaged checkpoint skipped, a checkpoint
+    that could not be written)."""
+
+
+def _one_line(exc: BaseException, limit: int = 160) -> str:
+    """'Type: first line of the message', shortened: an error cause that fits in one line."""
+    text = " ".join(str(exc).split())
+    if len(text) > limit:
+        text = text[:limit - 3] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, RunWarning, stacklevel=3)
+
+
+# --------------------------------------------------------------------------- run lock
+try:
+    import fcntl
+except ImportError:          # pragma: no cover - Windows: exclusive creation + pid check
+    fcntl = None
+
+_held: dict[str, list] = {}          # resolved directory -> [fd, thread id, depth]
+_held_guard = threading.Lock()
+
+
+def _owner_text(path: Path) -> str:
+    try:
+        info = json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        info = {}
+    if not info:
+        return "another run"
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.get("since", 0)))
+    return f"pid {info.get('pid')} on {info.get('host')}, since {since}"
+
+
+def _busy(out: Path, owner: str) -> RunDirectoryBusy:
+    return RunDirectoryBusy(f"run directory {out} is in use ({owner}); wait for that run to "
+                            f"finish or use another out directory")
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name != "posix":                # pragma: no cover - cannot tell: assume alive
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _acquire(out: Path) -> int:
+    """Open and lock DIR/run.lock, write the owner (pid, host, start time) into it."""
+    path = out / LOCK
+    me = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()})
+    for _ in range(50):
+        if fcntl is not None:
+            # flock: released by the kernel when the owner dies (kill -9 included), so a
+            # lock file left by a dead run is simply taken over
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise _busy(out, _owner_text(path)) from None
+            except OSError:      # pragma: no cover - no flock on this file system
+                os.close(fd)
+                return _acquire_exclusive(out, me)
+            try:                 # the owner before us may have removed the file meanwhile
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)
+            os.write(fd, me.encode())
+            return fd
+        return _acquire_exclusive(out, me)    # pragma: no cover
+    raise _busy(out, _owner_text(path))       # pragma: no cover - lock changing hands
+
+
+def _acquire_exclusive(out: Path, me: str) -> int:   # pragma: no cover - no flock
+    """Lock by exclusive creation; a lock whose owner on this host is gone is stale."""
+    path = out / LOCK
+    for _ in range(50):
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            try:
+                info = json.loads(path.read_text() or "{}")
+            except (OSError, ValueError):
+                info = {}
+            if info.get("host") == socket.gethostname() and not _pid_alive(info.get("pid", 0)):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                continue
+            raise _busy(out, _owner_text(path)) from None
+        os.write(fd, me.encode())
+        return fd
+    raise _busy(out, _owner_text(path))
+
+
+@contextlib.contextmanager
+def run_lock(out: str | os.PathLike):
+    """Hold the lock of run directory `out` (DIR/run.lock) for the duration of a ``with``.
+
+    The lock file records the owner's pid, host and start time.  It is held with `flock`, which
+    the operating system releases when the owner dies, so the lock left by a run that was
+    killed (kill -9 included) is taken over by the next run; where `flock` is not available
+    a lock whose owner process on this host is gone counts as stale.  The same thread may
+    take the lock again (`run` inside the command line's own ``with run_lock``).
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+        The run directory (created if needed).
+
+    Yields
+    ------
+    pathlib.Path
+        The lock file.
+
+    Raises
+    ------
+    RunDirectoryBusy
+        If another run (another process, or another thread of this one) holds the lock; the
+        one-line message names its pid and host.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     with run_lock(d) as lock:
+    ...         print(lock.name)
+    run.lock
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    key = str(out.resolve())
+    me = threading.get_ident()
+    with _held_guard:
+        held = _held.get(key)
+        if held is not None:
+            if held[1] != me:
+                raise _busy(out, f"pid {os.getpid()} (this process), another thread")
+            held[2] += 1
+    if held is not None:
+        try:
+            yield out / LOCK
+        finally:
+            with _held_guard:
+                held[2] -= 1
+        return
+    fd = _acquire(out)
+    with _held_guard:
+        _held[key] = [fd, me, 1]
+    try:
+        yield out / LOCK
+    finally:
+        with _held_guard:
+            del _held[key]
+        with contextlib.suppress(OSError):
+            (out / LOCK).unlink()          # before unlocking: a waiting run re-checks the inode
+        os.close(fd)
+
+
 # --------------------------------------------------------------------------- checkpoints
-def _save_checkpoint(out: Path, total: dict, state: dict) -> None:
+def _checksum(arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for k in sorted(arrays):
+        a = np.ascontiguousarray(arrays[k])
+        _tag(h, b"K", f"{k}|{a.dtype.str}|{a.shape}")
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _save_checkpoint(out: Path, total: dict, state: dict, rotate: bool = True) -> None:
+    """Write DIR/checkpoint.npz atomically (temporary file, fsync, rename); the checkpoint it
+    replaces becomes DIR/checkpoint.prev.npz (`rotate`; else the previous one is removed).
+
+    Raises OSError when the file cannot be written; the checkpoints on disk are then
+    unchanged."""
     out.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {}
     kinds = {}
@@ -415,29 +659,286 @@ def _save_checkpoint(out: Path, total: dict, state: dict) -> None:
         else:
             kinds[k] = "array"
             arrays[f"{k}::a"] = v
-    arrays["__state__"] = np.array(json.dumps(dict(state, kinds=kinds)))
-    tmp = out / (CHECKPOINT + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, out / CHECKPOINT)
+    arrays["__state__"] = np.array(json.dumps(dict(state, kinds=kinds,
+                                                   format=CHECKPOINT_FORMAT)))
+    arrays["__checksum__"] = np.array(_checksum(arrays))
+    tmp = out / f"{CHECKPOINT}.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    newest, prev = out / CHECKPOINT, out / PREVIOUS_CHECKPOINT
+    if newest.exists():
+        if rotate:
+            os.replace(newest, prev)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                prev.unlink()
+    os.replace(tmp, newest)
 
 
 def load_checkpoint(out: str | Path) -> tuple[dict | None, dict]:
-    """(running merge, state) stored in DIR/checkpoint.npz."""
-    path = Path(out) / CHECKPOINT
-    with np.load(path, allow_pickle=False) as z:
-        state = json.loads(str(z["__state__"]))
+    """The running merge and the run state stored in a checkpoint, verified.
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+        A run directory (reads DIR/checkpoint.npz) or a checkpoint file.
+
+    Returns
+    -------
+    total : dict or None
+        The merged block reductions (None for a checkpoint of no trajectories).
+    state : dict
+        "fingerprint", "block_size", "next_block", "ntraj_done", "ntraj_max", "finished",
+        "info", "format".
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such checkpoint.
+    CheckpointError
+        If the file cannot be read (truncated, not a zip file), is not a qtraj checkpoint or
+        one of another format, or its checksum does not match its contents (damaged).  The
+        one-line message names the file and what to do.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from qtraj.stats import Moments
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _save_checkpoint(Path(d), {"x": Moments(2, np.ones(3), np.zeros(3))},
+    ...                      {"next_block": 1})
+    ...     total, state = load_checkpoint(d)
+    >>> total["x"].n, state["next_block"]
+    (2, 1)
+    """
+    path = Path(out)
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except Exception as exc:          # truncated, bit-flipped (zip CRC), not a zip file
+        raise _damaged(path, f"cannot be read ({_one_line(exc, 80)})") from None
+    if "__state__" not in arrays or "__checksum__" not in arrays:
+        raise _damaged(path, "is not a qtraj checkpoint of this version")
+    checksum = str(arrays.pop("__checksum__"))
+    if _checksum(arrays) != checksum:
+        raise _damaged(path, "is damaged (its checksum does not match its contents)")
+    try:
+        state = json.loads(str(arrays["__state__"]))
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise _damaged(path, f"has format {state.get('format')}, this qtraj reads format "
+                                 f"{CHECKPOINT_FORMAT}")
         total: dict = {}
         for k, kind in state["kinds"].items():
             if kind == "moments":
-                total[k] = Moments(int(z[f"{k}::n"]), z[f"{k}::mean"], z[f"{k}::m2"])
+                total[k] = Moments(int(arrays[f"{k}::n"]), arrays[f"{k}::mean"],
+                                   arrays[f"{k}::m2"])
             elif kind.startswith("tuple"):
-                total[k] = tuple(z[f"{k}::{i}"] for i in range(int(kind[5:])))
+                total[k] = tuple(arrays[f"{k}::{i}"] for i in range(int(kind[5:])))
             else:
-                total[k] = z[f"{k}::a"]
+                total[k] = arrays[f"{k}::a"]
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        raise _damaged(path, f"is inconsistent ({_one_line(exc, 80)})") from None
     return (total or None), state
+
+
+def _damaged(path: Path, what: str) -> CheckpointError:
+    return CheckpointError(f"checkpoint {path} {what}; delete it to start afresh, or use "
+                           f"another out directory")
+
+
+def _resume_point(out: Path) -> tuple[dict | None, dict | None]:
+    """The newest good checkpoint in `out`: (total, state), or (None, None) if there is none.
+
+    A damaged newest checkpoint is skipped (with a `RunWarning`) for the previous one; if no
+    checkpoint is good, the newest one's `CheckpointError` is raised."""
+    errors = []
+    for name in (CHECKPOINT, PREVIOUS_CHECKPOINT):
+        path = out / name
+        if not path.exists():
+            continue
+        try:
+            total, st = load_checkpoint(path)
+        except CheckpointError as exc:
+            errors.append(exc)
+            continue
+        if errors:
+            _warn(f"{errors[0]}: resuming from the previous checkpoint {path} "
+                  f"({st.get('ntraj_done')} trajectories)".replace(
+                      "; delete it to start afresh, or use another out directory", ""))
+        return total, st
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        why = "; ".join(str(e).split("; delete it")[0] for e in errors)
+        raise CheckpointError(f"no checkpoint in {out} can be read ({why}); start afresh "
+                              f"without resume (they are replaced), or use another out "
+                              f"directory")
+    return None, None
+
+
+# --------------------------------------------------------------------------- memory
+class MemoryBudgetError(ValueError):
+    """A run refused before it allocates: its estimated memory exceeds the budget."""
+
+
+#: share of the available memory a run may plan to use (see `memory_budget`)
+MEMORY_FRACTION = 0.8
+#: environment variable: the memory budget of a run in GiB (instead of MEMORY_FRACTION of
+#: the available memory)
+MEMORY_ENV = "QTRAJ_MEMORY_BUDGET_GIB"
+_GIB = 2.0**30
+
+
+def available_memory() -> float | None:
+    """Bytes of memory available to this process now, or None when unknown.
+
+    The smaller of the system's MemAvailable (Linux ``/proc/meminfo``; elsewhere the free
+    physical pages) and the room left under a cgroup (container) memory limit.
+
+    Returns
+    -------
+    float or None
+
+    Examples
+    --------
+    >>> m = available_memory()
+    >>> m is None or m > 0
+    True
+    """
+    found = []
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    found.append(float(line.split()[1]) * 1024)
+                    break
+    except OSError:
+        try:
+            found.append(float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")))
+        except (ValueError, OSError, AttributeError):
+            pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            used = float(Path("/sys/fs/cgroup/memory.current").read_text())
+            found.append(max(0.0, float(limit) - used))
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
+def memory_budget() -> tuple[float | None, str]:
+    """Bytes a run may plan to use, and how that number was set.
+
+    ``QTRAJ_MEMORY_BUDGET_GIB`` (environment, in GiB) when set, else `MEMORY_FRACTION`
+    (80 %) of `available_memory`; None when neither is known (then nothing is refused).
+
+    Returns
+    -------
+    budget : float or None
+    source : str
+
+    Raises
+    ------
+    ValueError
+        If QTRAJ_MEMORY_BUDGET_GIB is not a positive number.
+    """
+    env = os.environ.get(MEMORY_ENV)
+    if env:
+        try:
+            gib = float(env)
+        except ValueError:
+            gib = -1.0
+        if not (gib > 0 and math.isfinite(gib)):
+            raise ValueError(f"{MEMORY_ENV} must be a positive number of GiB, got {env!r}")
+        return gib * _GIB, f"{MEMORY_ENV}={env}"
+    avail = available_memory()
+    if avail is None:
+        return None, "unknown"
+    return MEMORY_FRACTION * avail, f"{MEMORY_FRACTION:.0%} of the {avail / _GIB:.1f} GiB " \
+                                    f"available"
+
+
+def _nbytes(v) -> int:
+    """Bytes of the arrays a job holds (its declared fields, recursively)."""
+    if isinstance(v, np.ndarray):
+        return v.nbytes
+    if isinstance(v, (tuple, list)):
+        return sum(_nbytes(x) for x in v)
+    if isinstance(v, dict):
+        return sum(_nbytes(x) for x in v.values())
+    if is_dataclass(v) and not isinstance(v, type):
+        return sum(_nbytes(getattr(v, f.name)) for f in fields(v))
+    return 0
+
+
+def memory_estimate(job, workers: int, per_task: int, backend: str) -> int:
+    """Bytes a run of `job` needs beyond the job itself (held by the caller already).
+
+    Counts, from the job's `block_bytes` (the size of one block's shifted sums, three arrays
+    per accumulated number; 0 if the job does not say) and its reductions (two thirds of
+    that: mean and m2): the parent's running merge and the task results it may hold (joblib
+    keeps about two tasks per worker in flight), and per worker one block's sums plus one
+    task's reductions; process backends add the copies of the job (loky shares the large
+    arrays of one copy, dask sends one to each worker).
+
+    Parameters
+    ----------
+    job : the run's job
+    workers : int
+        Number of workers.
+    per_task : int
+        Blocks per worker task.
+    backend : str
+        As `RunOptions.backend` ("sequential" or one worker: everything in this process).
+
+    Returns
+    -------
+    int
+    """
+    blk = int(getattr(job, "block_bytes", 0) or 0)
+    red = 2 * blk // 3     # a block's reductions: mean and m2 of its three shifted sums
+    if backend == "sequential" or workers == 1:
+        return red + blk + per_task * red
+    in_flight = (2 if backend != "dask" else 4) * workers * per_task
+    est = red + workers * (blk + per_task * red) + in_flight * red
+    if backend == "loky":
+        est += _nbytes(job)
+    elif backend == "dask":
+        est += workers * _nbytes(job)
+    return est
+
+
+def _check_memory(job, workers: int, per_task: int, backend: str) -> None:
+    need = memory_estimate(job, workers, per_task, backend)
+    budget, source = memory_budget()
+    if budget is None or need <= budget:
+        return
+    blk = int(getattr(job, "block_bytes", 0) or 0)
+    remedy = getattr(job, "memory_remedy",
+                     "store fewer quantities (e.g. store_states=False), use fewer output times "
+                     "or fewer n_jobs")
+    raise MemoryBudgetError(
+        f"this run would need about {_gib(need)} of memory ({_gib(blk)} of sums per block, "
+        f"{workers} worker{'s' if workers > 1 else ''}) but its budget is {_gib(budget)} "
+        f"({source}); {remedy}")
+
+
+def _gib(n: float) -> str:
+    return f"{n / _GIB:.1f} GiB" if n >= 0.1 * _GIB else f"{n / _GIB:.2g} GiB"
 
 
 # --------------------------------------------------------------------------- executors
@@ -450,6 +951,66 @@ def _joblib(job, batches, n_jobs: int, backend: str) -> Iterator[list[dict]]:
     from joblib import Parallel, delayed
     par = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
     return par(delayed(_run_batch)(job, b) for b in batches)
+
+
+def _transient_errors() -> tuple[type[BaseException], ...]:
+    """Errors after which a block is run again: a dead worker process (killed, out of memory,
+    crashed) and a MemoryError in a worker."""
+    from concurrent.futures import BrokenExecutor
+    return (MemoryError, BrokenExecutor)
+
+
+def _rerunning(start: Callable[[int], Iterator[list[dict]]], first_block: int,
+               blocks_of: Callable[[int], tuple[int, int]], stopping: Callable[[], bool],
+               retries: int = MAX_RETRIES) -> Iterator[list[dict]]:
+    """Ordered batch results of ``start(first_block)``, restarted after a transient error.
+
+    `start(b)` runs the batches from block b on, in order.  The batches it has yielded are
+    merged by the caller; when it fails with a dead worker or a MemoryError, the batches not
+    yet yielded (those in flight included) are started again from the first of them.  A block
+    depends only on (seed, its trajectory indices), so the rerun gives the same bits.  After
+    `retries` failed reruns without progress, `LostWorkError` names the blocks and the cause.
+    `stopping()` true (a Ctrl-C is being handled) re-raises the error unchanged.
+    """
+    transient = _transient_errors()
+    pos, failures = first_block, 0
+    while True:
+        it = start(pos)
+        failure = cause = None
+        try:
+            for res in it:
+                if res and isinstance(res[-1], _BlockFailure):
+                    failure = res.pop()
+                    cause = failure.error
+                if res:
+                    yield res
+                    pos += len(res)
+                    failures = 0
+                if failure is not None:
+                    break
+            else:
+                return
+        except transient as exc:         # a dead worker: whatever it held is lost
+            if stopping():
+                raise
+            cause = exc
+        finally:
+            if hasattr(it, "close"):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    with contextlib.suppress(Exception):
+                        it.close()
+        failures += 1
+        if failure is not None:
+            where = f"the block of trajectories {failure.start}..{failure.stop - 1}"
+        else:
+            a, b = blocks_of(pos)
+            where = f"the blocks in flight from trajectory {a} on"
+        if failures > retries:
+            raise LostWorkError(f"{where} failed {failures} times in a row; last cause: "
+                                f"{_one_line(cause)}") from cause
+        _warn(f"{where} lost ({_one_line(cause)}); rerunning "
+              f"(rerun {failures} of at most {retries})")
 
 
 def _dask(job, batches, n_jobs: int, scheduler: str | None) -> Iterator[list[dict]]:
@@ -538,6 +1099,17 @@ def run(job, options: RunOptions, *, to_result: Callable[[dict, dict], Any],
     TypeError
         If `options` is not a RunOptions, or the job holds something `fingerprint` cannot
         hash.
+    RunDirectoryBusy
+        If another run works in ``options.out`` (see `run_lock`).
+    CheckpointError
+        On resume, if no checkpoint in ``options.out`` can be read (a damaged newest one is
+        skipped for the previous one, with a `RunWarning`).
+    LostWorkError
+        If a batch of blocks fails `MAX_RETRIES` + 1 times in a row through dead workers or
+        MemoryError (a checkpoint of the work merged so far is written first).
+    RunStorageError
+        If the final checkpoint or the result cannot be written (a checkpoint that cannot be
+        written during the run only gives a `RunWarning`).
     KeyboardInterrupt
         On Ctrl-C, after saving a checkpoint (when `out` is set).
 
@@ -562,10 +1134,22 @@ def run(job, options: RunOptions, *, to_result: Callable[[dict, dict], Any],
         if target_fn is None:
             raise ValueError(f"{name}: this run has no quantity whose error could be targeted")
         measure = partial(_target_error, target_fn, options.target_rel_stderr is not None)
-    total, info = _drive(job, options, measure, unit)
-    res = to_result(total, info)
-    if options.out is not None:
-        res.save(Path(options.out) / RESULT)
+    if options.out is None:
+        return to_result(*_drive(job, options, measure, unit))
+    with run_lock(options.out):
+        # files half-written by a run that was killed (no other run can be writing now)
+        for tmp in [*Path(options.out).glob(CHECKPOINT + ".*.tmp"),
+                    *Path(options.out).glob(RESULT + ".tmp")]:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        total, info = _drive(job, options, measure, unit)
+        res = to_result(total, info)
+        try:
+            res.save(Path(options.out) / RESULT)
+        except OSError as exc:
+            raise RunStorageError(f"cannot write {Path(options.out) / RESULT} "
+                                  f"({_one_line(exc, 100)}); the finished checkpoint there "
+                                  "holds the whole run: free space, then resume") from None
     return res
 
 
@@ -600,9 +1184,11 @@ def _drive(job, o: RunOptions, measure: Callable[[dict], float] | None,
     fp = fingerprint(job)
     total, next_block, done = None, 0, 0
     out_dir = o.out
-    if o.resume and (out_dir / CHECKPOINT).exists():
-        total, st = load_checkpoint(out_dir)
-        if st["fingerprint"] != fp or st["block_size"] != bs:
+    st = None
+    if o.resume:
+        total, st = _resume_point(out_dir)
+    if st is not None:
+        if st.get("fingerprint") != fp or st.get("block_size") != bs:
             raise ValueError(f"resume: the checkpoint in {out_dir} belongs to a different run "
                              "(model, initial state, times, seed or solver options differ); "
                              "use another out directory, or resume=False to start afresh")
@@ -625,28 +1211,59 @@ def _drive(job, o: RunOptions, measure: Callable[[dict], float] | None,
     per_task = min(per_task, max(1, int(TASK_RESULT_BYTES // max(1, getattr(job, "block_bytes",
                                                                             0) or 1))))
 
-    def batch_iter():   # lazy: a large ntraj maximum (with a target) costs nothing
-        for first in range(next_block, n_blocks, per_task):
+    if not (target is not None and total is not None and measure(total) <= target):
+        _check_memory(job, workers, per_task, "sequential" if workers == 1 or
+                      n_blocks - next_block <= per_task else backend)   # before allocating
+
+    def batch_iter(start):   # lazy: a large ntraj maximum (with a target) costs nothing
+        for first in range(start, n_blocks, per_task):
             yield [(i * bs, min((i + 1) * bs, limit))
                    for i in range(first, min(first + per_task, n_blocks))]
-    batches = batch_iter()
 
+    def blocks_of(first):    # trajectories of the batch starting at block `first`
+        return first * bs, min((first + per_task) * bs, limit)
+
+    stop = None
     t0 = time.perf_counter()
     reason = "ntraj"
     reached = None
     if target is not None and total is not None and measure(total) <= target:
         reason, reached, results = target_name, True, iter(())   # resumed, already there
-    elif backend == "dask":
-        results = _dask(job, batches, workers, o.scheduler)
-    elif workers == 1 or backend == "sequential" or n_blocks - next_block <= per_task:
-        results = _sequential(job, batches)
     else:
-        results = _joblib(job, batches, n_jobs, backend)
+        if backend == "dask":         # dask.distributed itself reruns the tasks of a lost worker
+            start = lambda b: _dask(job, batch_iter(b), workers, o.scheduler)  # noqa: E731
+        elif workers == 1 or backend == "sequential" or n_blocks - next_block <= per_task:
+            start = lambda b: _sequential(job, batch_iter(b))                  # noqa: E731
+        else:
+            start = lambda b: _joblib(job, batch_iter(b), n_jobs, backend)     # noqa: E731
+        results = _rerunning(start, next_block, blocks_of, lambda: stop is not None and stop.set)
 
     def state(finished=False, info=None):
         return {"fingerprint": fp, "block_size": bs, "next_block": next_block,
                 "ntraj_done": done, "ntraj_max": ntraj, "finished": finished,
                 "info": info or {}}
+
+    # the first checkpoint of a fresh run replaces whatever DIR held without keeping it as
+    # the previous one (a previous checkpoint of another run could never be resumed)
+    rotate = [st is not None]
+    failed_write = [False]
+
+    def save(final=False, finished=False, info=None):
+        """Checkpoint now.  A failed write (e.g. a full disk) during the run is reported once
+        and the run goes on (the last good checkpoint stays); at the end it is an error."""
+        try:
+            _save_checkpoint(out_dir, total, state(finished=finished, info=info),
+                             rotate=rotate[0])
+            rotate[0] = True
+        except OSError as exc:
+            if final:
+                raise RunStorageError(f"cannot write the checkpoint in {out_dir} "
+                                      f"({_one_line(exc, 100)}); the older checkpoints there "
+                                      "are intact: free space, then resume") from None
+            if not failed_write[0]:
+                _warn(f"cannot write the checkpoint in {out_dir} ({_one_line(exc, 100)}); "
+                      "the run goes on, keeping the last good checkpoint")
+            failed_write[0] = True
 
     bar = _progress_bar(o.progress, ntraj, unit, initial=done)
     last_ckpt = time.perf_counter()
@@ -671,19 +1288,19 @@ def _drive(job, o: RunOptions, measure: Callable[[dict], float] | None,
             if reason != "ntraj":
                 break
             since = time.perf_counter() - last_ckpt
-            if out_dir is not None and (since > o.checkpoint_every
+            if out_dir is not None and done < limit and (since > o.checkpoint_every
                                         if o.checkpoint_every is not None
                                         else since > 10 * ckpt_cost):
                 t_save = time.perf_counter()
-                _save_checkpoint(out_dir, total, state())
+                save()
                 last_ckpt = time.perf_counter()
                 ckpt_cost = last_ckpt - t_save
         if stop.set:
             raise KeyboardInterrupt
     except Exception:
-        if not stop.set:       # a worker died: keep what is merged, then report the error
+        if not stop.set:       # a block failed for good: keep what is merged, then report
             if out_dir is not None and total is not None:
-                _save_checkpoint(out_dir, total, state())
+                save()
             raise
         interrupted = True     # a worker killed by the same Ctrl-C counts as the interrupt
     except KeyboardInterrupt:
@@ -703,7 +1320,7 @@ def _drive(job, o: RunOptions, measure: Callable[[dict], float] | None,
                     pass
     if interrupted:
         if out_dir is not None and total is not None:
-            _save_checkpoint(out_dir, total, state())
+            save()
             print(f"\ninterrupted: {done} {unit} saved in {out_dir}; continue with resume",
                   file=sys.stderr)
         raise KeyboardInterrupt
@@ -715,7 +1332,7 @@ def _drive(job, o: RunOptions, measure: Callable[[dict], float] | None,
             "n_jobs": n_jobs, "backend": backend, "batch_size": per_task * bs,
             "block_size": bs, "timeout": o.timeout}
     if out_dir is not None:
-        _save_checkpoint(out_dir, total, state(finished=(reason != "timeout"), info=info))
+        save(final=True, finished=(reason != "timeout"), info=info)
     return total, info
 
 

@@ -57,6 +57,8 @@ class JumpJob:
     key: np.ndarray
     n_baths: int
     block_size: int = 256
+    memory_remedy = "give e_ops (then states are not stored by default) or store_states=False, " \
+                    "or use fewer output times"
 
     @property
     def block_bytes(self) -> int:
@@ -95,7 +97,7 @@ class JumpJob:
 
 
 def mcsolve(model, state0, times, ntraj: int | None = None, seed=0, n_jobs: int = 1, e_ops=None,
-            backend: str = "loky", batch_size: int | None = None, store_states: bool = True,
+            backend: str = "loky", batch_size: int | None = None, store_states: bool | None = None,
             keep_jumps: bool = False, progress: bool | None = None,
             target_stderr: float | None = None, timeout: float | None = None,
             out=None, resume: bool = False, scheduler: str | None = None,
@@ -114,8 +116,11 @@ def mcsolve(model, state0, times, ntraj: int | None = None, seed=0, n_jobs: int 
     times : increasing output times
     e_ops : (d, d) array or list of them, optional
         Operators whose expectation values are averaged at every output time.
-    store_states : bool, default True
-        Average the density matrix at every output time (memory nt * d^2 per reduction).
+    store_states : bool or None, default None
+        Average the density matrix at every output time (memory 3 * 16 * nt * d^2 bytes per
+        block's sums, and as much again for the running mean and its error).  None: only
+        when no e_ops are given (as in QuTiP).  A run whose estimated memory exceeds the
+        budget is refused before it allocates (`qtraj.ensemble.memory_budget`).
     keep_jumps : bool, default False
         Record every jump (memory grows with ntraj).
     heat : {"transition", "expected"}
@@ -167,6 +172,10 @@ def mcsolve(model, state0, times, ntraj: int | None = None, seed=0, n_jobs: int 
     ValueError
         For a bad state, times, e_op, heat or run option, a target with nothing to target,
         or a (nearly) defective H_eff (an exceptional point).
+    qtraj.ensemble.MemoryBudgetError
+        (a ValueError) If the run would need more memory than its budget, e.g. the averaged
+        density matrix of a large system at many times; the message gives the GiB needed,
+        the budget and the remedy.
 
     Examples
     --------
@@ -187,6 +196,7 @@ def mcsolve(model, state0, times, ntraj: int | None = None, seed=0, n_jobs: int 
     times = as_times(times)
     eops = ki.as_eops(e_ops, d)
     ss, key = root_key(seed)
+    store_states = not len(eops) if store_states is None else bool(store_states)
     if not store_states and not len(eops) and opts.target is not None:
         raise ValueError("target_stderr/target_rel_stderr need e_ops or store_states=True")
     if heat not in ("transition", "expected"):

@@ -220,7 +220,7 @@ class Protocol:
     # ------------------------------------------------------------------ shot by shot
     def simulate(self, n_cycles: int, ntraj: int | None = None, state0=None, seed=0,
                  n_jobs: int = 1, heat: str = "transition", keep_jumps: bool = False,
-                 store_states: bool = True, backend: str = "loky",
+                 store_states: bool | None = None, backend: str = "loky",
                  batch_size: int | None = None, progress: bool | None = None,
                  target_stderr: float | None = None, timeout: float | None = None,
                  out=None, resume: bool = False, scheduler: str | None = None,
@@ -238,8 +238,9 @@ class Protocol:
             estimator (see `qtraj.mcsolve`).
         keep_jumps : bool, default False
             Record every jump (memory grows with ntraj).
-        store_states : bool, default True
-            Average the density matrix at every segment boundary.
+        store_states : bool or None, default None
+            Average the density matrix at every segment boundary.  None: True (this solver
+            takes no e_ops).
         ntraj, seed, n_jobs, backend, batch_size, progress, target_stderr, target_rel_stderr,
         timeout, out, resume, checkpoint_every, scheduler
             The run options of every qtraj solver (`qtraj.ensemble.RunOptions`); the targets
@@ -289,6 +290,7 @@ class Protocol:
         d = self.dim
         rho0 = self.periodic_state() if state0 is None else as_state(state0, d, "state0")
         ss, key = root_key(seed)
+        store_states = True if store_states is None else bool(store_states)
         job = self._job(n_cycles, rho0, key, store_states, keep_jumps, heat == "expected")
         undefined = _undefined_baths(job, heat, self._channel_energies())
         return run(job, opts, target_fn=lambda tot: _per_cycle(tot, n_cycles, undefined),
@@ -414,6 +416,17 @@ class ProtocolJob:
     n_baths: int
     key: np.ndarray
     block_size: int = 64
+    memory_remedy = "use store_states=False or fewer cycles"
+
+    @property
+    def block_bytes(self) -> int:
+        """Size of one block's sums (`qtraj.ensemble.memory_estimate`)."""
+        S, d = self.propagators.lam.shape
+        nb1, nc = self.n_baths + 1, self.spec.n_cycles
+        nt = nc * S + 1
+        n = (nt * d * d if self.spec.store_states else 0) + \
+            nb1 * (nc * S + nc + nt + 1 + nb1)
+        return 3 * 16 * n
 
     def run_block(self, start: int, stop: int) -> dict:
         """Run trajectories start..stop-1; return their reductions."""

@@ -128,8 +128,13 @@ class EnsembleResult:
                 "versions": _versions(), "format": "qtraj-ensemble-1"}
         arrays["__meta__"] = np.array(json.dumps(meta, default=_json_default))
         tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+        except BaseException:      # e.g. a full disk: leave no partial file behind
+            if tmp.exists():
+                tmp.unlink()
+            raise
         os.replace(tmp, path)
         return path
 

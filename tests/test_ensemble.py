@@ -58,7 +58,7 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
         L = random_lindblad(d=3, n_channels=2, seed=1)
         qt.mcsolve(L, qt.operators.basis(3, 0), {TIMES}, ntraj=400000, seed=21,
                    e_ops=[np.diag([1.0, 0.0, 0.0])], batch_size=64, progress=False,
-                   out={str(out)!r})   # default: checkpoint after every task
+                   store_states=True, out={str(out)!r})   # default: checkpoint after every task
     """)
     proc = subprocess.Popen([sys.executable, "-c", script])
     ckpt = out / "checkpoint.npz"
@@ -77,9 +77,11 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
     partial = load_checkpoint(out)[1]
     assert not partial["finished"] and 0 < partial["ntraj_done"] < 400000
     resumed = qt.mcsolve(_model(), op.basis(3, 0), TIMES, ntraj=400000, seed=21, e_ops=EOPS,
-                         batch_size=640, progress=False, out=out, resume=True)
+                         batch_size=640, progress=False, out=out, resume=True,
+                         store_states=True)
     full = qt.mcsolve(_model(), op.basis(3, 0), TIMES, ntraj=400000, seed=21, e_ops=EOPS,
-                      progress=False)
+                      progress=False, store_states=True)
+    assert full.mean is not None
     assert resumed.ntraj == full.ntraj == 400000
     assert np.array_equal(resumed.mean, full.mean)
     assert np.array_equal(resumed.expect_stderr, full.expect_stderr)
@@ -87,13 +89,13 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
     # a checkpoint of a different run is refused
     with pytest.raises(ValueError, match="different run"):
         qt.mcsolve(_model(), op.basis(3, 0), TIMES, ntraj=400000, seed=22, e_ops=EOPS,
-                   progress=False, out=out, resume=True)
+                   progress=False, out=out, resume=True, store_states=True)
 
 
 def test_dask_local_cluster_gives_identical_numbers():
     pytest.importorskip("dask.distributed")
     L = _model()
-    kw = dict(ntraj=640, seed=8, e_ops=EOPS, progress=False, batch_size=128)
+    kw = dict(ntraj=640, seed=8, e_ops=EOPS, progress=False, batch_size=128, store_states=True)
     ref = qt.mcsolve(L, op.basis(3, 0), TIMES, n_jobs=1, **kw)
     d = qt.mcsolve(L, op.basis(3, 0), TIMES, n_jobs=2, backend="dask", **kw)
     assert np.array_equal(d.mean, ref.mean) and np.array_equal(d.expect, ref.expect)

@@ -15,7 +15,8 @@ def test_collective_atoms_agree_with_mesolve_elementwise():
     rho0 = op.ket2dm((op.basis(4, 1) + 1j * op.basis(4, 2)) / np.sqrt(2))  # Fig. 3-like state
     times = np.linspace(0, 2, 9)
     pops = [op.ket2dm(op.basis(4, i)) for i in range(4)]
-    res = qt.mcsolve(L, rho0, times, ntraj=4000, seed=11, e_ops=pops, progress=False)
+    res = qt.mcsolve(L, rho0, times, ntraj=4000, seed=11, e_ops=pops, store_states=True,
+                     progress=False)
     exact = qt.mesolve(L, rho0, times)
     assert_consistent(res.mean, res.stderr, exact, name="rho")
     assert_consistent(res.expect, res.expect_stderr, np.einsum("kii->ik", exact).real,
@@ -78,7 +79,8 @@ def test_first_jump_times_follow_exact_survival_function():
 def test_same_seed_same_numbers_any_jobs_batch_backend():
     L = random_lindblad(d=3, n_channels=2, seed=1)
     times = np.linspace(0, 1, 4)
-    kw = dict(ntraj=700, seed=42, progress=False, e_ops=[np.diag([1.0, 2.0, 3.0])])
+    kw = dict(ntraj=700, seed=42, progress=False, e_ops=[np.diag([1.0, 2.0, 3.0])],
+              store_states=True)
     ref = qt.mcsolve(L, op.basis(3, 0), times, n_jobs=1, batch_size=64, **kw)
     variants = [
         qt.mcsolve(L, op.basis(3, 0), times, n_jobs=1, batch_size=256, **kw),

@@ -36,7 +36,8 @@ def test_save_load_round_trip(tmp_path):
 def test_keys_list_exactly_what_getitem_accepts(tmp_path):
     L = random_lindblad(d=3, n_channels=2, seed=1)
     e = [np.diag([1.0, 0, 0])]
-    full = qt.mcsolve(L, op.basis(3, 0), [0, 1], ntraj=50, e_ops=e, progress=False)
+    full = qt.mcsolve(L, op.basis(3, 0), [0, 1], ntraj=50, e_ops=e, progress=False,
+                      store_states=True)
     bare = qt.mcsolve(L, op.basis(3, 0), [0, 1], ntraj=50, e_ops=e, progress=False,
                       store_states=False)
     assert full.keys()[:5] == ["times", "mean", "stderr", "expect", "expect_stderr"]

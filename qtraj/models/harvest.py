@@ -219,7 +219,8 @@ class HarvestScheme:
 
     # ------------------------------------------------------------------ shot by shot
     def simulate(self, state0, times, ntraj: int | None = None, seed=0, n_jobs: int = 1,
-                 method: str = "pure", *, store_states: bool = True, backend: str = "loky",
+                 method: str = "pure", *, store_states: bool | None = None,
+                 backend: str = "loky",
                  batch_size: int | None = None, progress: bool | None = None,
                  target_stderr: float | None = None, target_rel_stderr: float | None = None,
                  timeout: float | None = None, out=None, resume: bool = False,
@@ -252,8 +253,9 @@ class HarvestScheme:
             "density": the qubit density matrix under the exact collision map at each
             arrival (only the arrival times are random; collision energies are changes of
             the mean pair energy).
-        store_states : bool, default True
-            Average the qubit density matrix at `times` (``result.mean``/``stderr``).
+        store_states : bool or None, default None
+            Average the qubit density matrix at `times` (``result.mean``/``stderr``); None:
+            True.
         backend, batch_size, progress, timeout, out, resume, checkpoint_every, scheduler
             Run options, as in `qtraj.ensemble.RunOptions`.
         target_stderr, target_rel_stderr : float or None, default None

@@ -186,7 +186,7 @@ class OttoRefrigerator:
     # ------------------------------------------------------------------ shot by shot
     def simulate(self, n_cycles: int, ntraj: int | None = 2000, seed=0, n_jobs: int = 1,
                  state0=None, *, heat: str = "transition", keep_jumps: bool = False,
-                 store_states: bool = True, backend: str = "loky",
+                 store_states: bool | None = None, backend: str = "loky",
                  batch_size: int | None = None, progress: bool | None = None,
                  target_stderr: float | None = None, target_rel_stderr: float | None = None,
                  timeout: float | None = None, out=None, resume: bool = False,
@@ -220,8 +220,8 @@ class OttoRefrigerator:
         keep_jumps : bool, default False
             Also record every jump (memory grows with ntraj), e.g. for
             `qtraj.counting.cycle_heat`.
-        store_states : bool, default True
-            Average the density matrix at the segment boundaries.
+        store_states : bool or None, default None
+            Average the density matrix at the segment boundaries; None: True.
         backend, batch_size, progress, timeout, out, resume, checkpoint_every, scheduler
             Run options, as in `qtraj.ensemble.RunOptions`.
         target_stderr, target_rel_stderr : float or None, default None

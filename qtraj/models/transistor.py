@@ -299,7 +299,8 @@ class Transistor:
     # ------------------------------------------------------------------ shot by shot
     def simulate(self, t_max: float = 10.0, ntraj: int | None = 2000, seed=0, n_jobs: int = 1,
                  heat: str = "expected", n_times: int = 2, *, e_ops=None,
-                 store_states: bool = True, keep_jumps: bool = False, backend: str = "loky",
+                 store_states: bool | None = None, keep_jumps: bool = False,
+                 backend: str = "loky",
                  batch_size: int | None = None, progress: bool | None = None,
                  target_stderr: float | None = None, target_rel_stderr: float | None = None,
                  timeout: float | None = None, out=None, resume: bool = False,
@@ -329,8 +330,8 @@ class Transistor:
             Number of evenly spaced output times in [0, t_max] (>= 2).
         e_ops : list of (3, 3) array_like or None, default None
             Operators whose averages are returned in ``result.expect``.
-        store_states : bool, default True
-            Average the density matrix at the output times.
+        store_states : bool or None, default None
+            Average the density matrix at the output times; None: only without `e_ops`.
         keep_jumps : bool, default False
             Also record every jump (memory grows with ntraj).
         backend, batch_size, progress, timeout, out, resume, checkpoint_every, scheduler
