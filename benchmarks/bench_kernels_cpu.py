@@ -16,7 +16,10 @@ PYTHONPATH pointing at each checkout (the first line of the output names the qtr
 * collisions: the pure-state harvesting kernel (2e7 collisions, one block call).
 * machine: the coherence-machine kernel at the Fig. 2 point (4e6 collisions).
 """
-import os, sys, json, time
+import os
+import sys
+import json
+import time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 import qtraj as qt

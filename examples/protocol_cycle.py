@@ -5,7 +5,6 @@ strokes costs work.  `Protocol.energetics` gives the exact heat and work per cyc
 periodic state; `Protocol.simulate` counts them jump by jump.
 """
 
-import numpy as np
 
 import qtraj as qt
 from qtraj import operators as op

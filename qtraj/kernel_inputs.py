@@ -17,8 +17,8 @@ from .linalg import (KRYLOV_DIM, KRYLOV_TOL, EigenPropagator, KrylovPropagator,
                      choose_propagator, csc_stack, initial_mixture)
 from .stats import Moments, shifted_moments
 
-__all__ = ["propagators", "propagators_of", "propagator_name", "krylov_dim", "channels", "mixture", "accumulator", "moments",
-           "jump_outputs", "jump_sums", "as_eops"]
+__all__ = ["propagators", "propagators_of", "propagator_name", "krylov_dim", "channels",
+           "mixture", "accumulator", "moments", "jump_outputs", "jump_sums", "as_eops"]
 
 
 def _stack(As, tol: float = 0.0, dim: int | None = None) -> CSCStack:

@@ -103,7 +103,8 @@ def expv_small(hess, m, tau, y, term, acc):
 
 @njit(cache=True, nogil=True, _nrt=False)
 def small_norm_and_slope(hess, m, beta, tau, y, term, acc):
-    """n(tau) = beta^2 |y|^2 and dn/dtau = 2 beta^2 Re(y^dag H y), y = exp(H tau) e_1 (left in y)."""
+    """n(tau) = beta^2 |y|^2 and dn/dtau = 2 beta^2 Re(y^dag H y), y = exp(H tau) e_1 (left in
+    y)."""
     expv_small(hess, m, tau, y, term, acc)
     n = 0.0
     dn = 0.0

@@ -3,8 +3,9 @@
 
 Within segment s the ket advances through `step.run_jumps` (the jump step) with that segment's
 propagator and channels; at the end of the segment it is renormalised (`step.settle`: the jump
-threshold is carried over as r / n, an exact rewrite of the waiting-time law, so no jump is lost or invented
-at a boundary) and the Hamiltonian switches, which costs the work <psi|H_next - H_s|psi>.
+threshold is carried over as r / n, an exact rewrite of the waiting-time law, so no jump is lost
+or invented at a boundary) and the Hamiltonian switches, which costs the work
+<psi|H_next - H_s|psi>.
 """
 
 from __future__ import annotations
