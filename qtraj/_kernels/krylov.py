@@ -20,7 +20,7 @@ import math
 
 from numba import njit
 
-from .primitives import csc_matvec
+from .primitives import csc_matvec, root_update
 
 __all__ = ["arnoldi", "expv_small", "small_norm_and_slope", "krylov_evolve"]
 
@@ -127,29 +127,9 @@ def _crossing(hess, m, beta, r, h, y, term, acc):
     t = 0.0
     for _ in range(200):
         n, dn = small_norm_and_slope(hess, m, beta, t, y, term, acc)
-        if n <= 0.0:
-            b = t
-            t = 0.5 * (a + b)
-            continue
-        f = math.log(n) - logr
-        if f > 0.0:
-            a = t
-        elif f < 0.0:
-            b = t
-        else:
+        t, a, b, done = root_update(t, a, b, n, dn, logr)
+        if done:
             return t
-        tol = 4e-16 * max(1.0, abs(t))
-        if dn < 0.0:
-            tn = t - f * n / dn
-            if abs(tn - t) <= tol:
-                return t
-        else:
-            tn = 0.5 * (a + b)
-        if not (a < tn < b):
-            tn = 0.5 * (a + b)
-        if (b - a) <= tol:
-            return tn
-        t = tn
     return t
 
 

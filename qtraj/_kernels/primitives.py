@@ -17,7 +17,7 @@ from ..rng import next_double
 
 __all__ = ["matvec", "csc_matvec", "sample_index", "draw_initial", "accumulate",
            "coefficient_norm", "norm_and_slope", "norm_normal", "jump_time",
-           "expected_jump_energy"]
+           "expected_jump_energy", "root_update"]
 
 
 # --------------------------------------------------------------------------- products
@@ -160,30 +160,40 @@ def jump_time(prop, s, c, r, a, b, tref, work):
             n, dn = norm_normal(prop, s, c, t - tref)
         else:
             n, dn = norm_and_slope(prop, s, c, t - tref, work)
-        if n <= 0.0:
-            b = t
-            t = 0.5 * (a + b)
-            continue
-        f = math.log(n) - logr
-        if f > 0.0:
-            a = t
-        elif f < 0.0:
-            b = t
-        else:
+        t, a, b, done = root_update(t, a, b, n, dn, logr)
+        if done:
             return t
-        tol = 4e-16 * max(1.0, abs(t))
-        if dn < 0.0:
-            tn = t - f * n / dn
-            if abs(tn - t) <= tol:
-                return t
-        else:
-            tn = 0.5 * (a + b)
-        if not (a < tn < b):
-            tn = 0.5 * (a + b)
-        if (b - a) <= tol:
-            return tn
-        t = tn
     return t
+
+
+@njit(cache=True, nogil=True, inline="always")
+def root_update(t, a, b, n, dn, logr):
+    """One safeguarded Newton step on log n(t) - log r towards the root in the bracket [a, b],
+    given n(t) and dn/dt (shared by every propagator's jump-time search).
+
+    Returns (t, a, b, done): the next iterate and bracket, done when t is the root to machine
+    precision.  Steps leaving the bracket fall back to bisection."""
+    if n <= 0.0:
+        return 0.5 * (a + t), a, t, False
+    f = math.log(n) - logr
+    if f > 0.0:
+        a = t
+    elif f < 0.0:
+        b = t
+    else:
+        return t, a, b, True
+    tol = 4e-16 * max(1.0, abs(t))
+    if dn < 0.0:
+        tn = t - f * n / dn
+        if abs(tn - t) <= tol:
+            return t, a, b, True
+    else:
+        tn = 0.5 * (a + b)
+    if not (a < tn < b):
+        tn = 0.5 * (a + b)
+    if (b - a) <= tol:
+        return tn, a, b, True
+    return tn, a, b, False
 
 
 # --------------------------------------------------------------------------- heat
