@@ -111,8 +111,7 @@ class PureCollisionJob:
         d = self.propagators.lam.shape[1]
         K = self.channels.bath.shape[0]
         sums = _collision_sums(self.outputs, d, self.n_bins, K)
-        n_baths = int(self.channels.bath.max()) + 1 if K else 1
-        ket = new_ket_scratch(d, K, n_baths, ki.krylov_dim(self.propagators))
+        ket = ki.ket_scratch(self.propagators, self.channels)
         pure_block(self.propagators, self.channels, self.initial, self.collisions, self.outputs,
                    sums, ket, new_jump_records(0), self.key, start, stop)
         res = _collision_results(self.outputs, sums, d, stop - start)

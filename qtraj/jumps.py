@@ -24,7 +24,7 @@ import numpy as np
 from . import kernel_inputs as ki
 from ._kernels.jumps import jump_block
 from ._kernels.structs import (REC_CHANNEL, REC_TIME, REC_TRAJ, Channels, JumpOutputs, Mixture,
-                               Propagators, new_jump_records, new_ket_scratch)
+                               Propagators, new_jump_records)
 from .ensemble import RunOptions, run
 from .results import EnsembleResult
 from .linalg import KRYLOV_TOL
@@ -77,7 +77,7 @@ class JumpJob:
         while True:   # kept jumps: rerun the block with more room if the records overflow
             sums = ki.jump_sums(out, d, self.n_baths, K)
             records = new_jump_records(capacity)
-            ket = new_ket_scratch(d, K, self.n_baths, ki.krylov_dim(self.propagators))
+            ket = ki.ket_scratch(self.propagators, self.channels)
             nrec = jump_block(self.propagators, self.channels, self.initial, out, sums, ket,
                               records, self.key, start, stop)
             if nrec >= 0:

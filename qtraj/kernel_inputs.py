@@ -11,13 +11,13 @@ from typing import Sequence
 
 import numpy as np
 
-from ._kernels.structs import (Accumulator, Channels, CSCStack, JumpOutputs, JumpSums, Mixture,
-                               Propagators)
+from ._kernels.structs import (Accumulator, Channels, CSCStack, JumpOutputs, JumpSums,
+                               KetScratch, Mixture, Propagators, new_ket_scratch)
 from .linalg import (KRYLOV_DIM, KRYLOV_TOL, EigenPropagator, KrylovPropagator,
                      choose_propagator, csc_stack, initial_mixture)
 from .stats import Moments, shifted_moments
 
-__all__ = ["propagators", "propagators_of", "propagator_name", "krylov_dim", "channels",
+__all__ = ["propagators", "propagators_of", "propagator_name", "krylov_dim", "ket_scratch", "channels",
            "mixture", "accumulator", "moments", "jump_outputs", "jump_sums", "as_eops"]
 
 
@@ -59,6 +59,14 @@ def propagator_name(prop: Propagators) -> str:
     """"eigen", "krylov" or "eigen+krylov" (a protocol with both kinds of segment)."""
     kinds = {bool(k) for k in prop.krylov}
     return "eigen+krylov" if len(kinds) == 2 else ("krylov" if True in kinds else "eigen")
+
+
+def ket_scratch(prop: Propagators, chans: Channels, extra_tally: int = 0) -> KetScratch:
+    """Work arrays of one trajectory for the kernels of (prop, chans): a tally row per bath
+    (plus `extra_tally` more, e.g. the work of a protocol) and room for the Krylov spaces."""
+    K = chans.bath.shape[0]
+    n_baths = int(chans.bath.max()) + 1 if K else 0
+    return new_ket_scratch(prop.lam.shape[1], K, n_baths + extra_tally, krylov_dim(prop))
 
 
 def krylov_dim(prop: Propagators) -> int:

@@ -31,7 +31,7 @@ from . import kernel_inputs as ki
 from ._kernels.protocol import protocol_block
 from ._kernels.structs import (REC_BATH, REC_CHANNEL, REC_CYCLE, REC_HEAT, REC_SEGMENT,
                                REC_TIME, REC_TRAJ, Channels, CycleSpec, CycleSums, Mixture,
-                               Propagators, new_jump_records, new_ket_scratch)
+                               Propagators, new_jump_records)
 from .deterministic import NonUniqueSteadyState
 from .ensemble import RunOptions, run
 from .lindblad import Lindblad, unvec, vec
@@ -445,7 +445,7 @@ class ProtocolJob:
                              pairs=ki.accumulator((nb + 1, nb + 1)),
                              counts=np.zeros(K, np.int64), counts_sq=np.zeros(K, np.int64))
             records = new_jump_records(capacity)
-            ket = new_ket_scratch(d, K, nb + 1, ki.krylov_dim(self.propagators))
+            ket = ki.ket_scratch(self.propagators, self.channels, extra_tally=1)   # + work
             nrec = protocol_block(self.propagators, self.channels, self.initial, spec, sums,
                                   ket, records, self.key, start, stop)
             if nrec >= 0:

@@ -17,7 +17,6 @@ from helpers import random_lindblad, random_state, random_unitary
 from qtraj import kernel_inputs as ki
 from qtraj._kernels.primitives import draw_initial
 from qtraj._kernels.step import jump_step, ket_to_coefficients, settle
-from qtraj._kernels.structs import new_ket_scratch
 from qtraj.models.machine import FIG2, Machine, atom_state, make_job
 from qtraj.protocols import Protocol
 from qtraj.rng import next_open, root_key, seed_stream
@@ -57,7 +56,7 @@ def _drive(prop, chans, init, seed, times):
     _, key = root_key(seed)
     cap = 100000
     tr, ch, tm = np.zeros(cap, np.int64), np.zeros(cap, np.int64), np.zeros(cap)
-    ket = new_ket_scratch(prop.lam.shape[1], chans.bath.shape[0], 1, ki.krylov_dim(prop))
+    ket = ki.ket_scratch(prop, chans)
     n = _jumps_of(prop, chans, init, ket, key, np.asarray(times, float), NTRAJ, tr, ch, tm)
     return tr[:n], ch[:n], tm[:n]
 

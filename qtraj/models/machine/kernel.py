@@ -41,7 +41,7 @@ from numba import njit
 
 from ... import kernel_inputs as ki
 from ..._kernels.step import ket_to_coefficients, run_jumps, settle
-from ..._kernels.structs import Channels, Propagators, new_jump_records, new_ket_scratch
+from ..._kernels.structs import Channels, Propagators, new_jump_records
 from ...rng import next_double, next_exponential, next_open, root_key, seed_stream
 from ...validation import as_state
 
@@ -314,8 +314,7 @@ class MachineJob:
         (stop - start, n_machines, p)."""
         ys = np.zeros((stop - start, self.n_machines, self.centre.shape[0]))
         d, K = self.propagators.lam.shape[1], self.channels.bath.shape[0]
-        n_baths = int(self.channels.bath.max()) + 1
-        ket = new_ket_scratch(d, K, n_baths, ki.krylov_dim(self.propagators))
+        ket = ki.ket_scratch(self.propagators, self.channels)
         _machine_block(self.propagators, self.channels, ket, new_jump_records(0),
                        new_line_scratch(self.n_machines, d, K), self.rate, self.anc_cum,
                        self.anc_kets, self.cond0, self.Ublk, self.B, self.schmidt_last,
